@@ -1,0 +1,14 @@
+// Single-precision GEMM on the CPU:  C = alpha * op(A) * op(B) + beta * C, row-major.
+//
+// Shapes: op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides in floats.
+// Memory contract: C is written (beta = 0) or accumulated (beta = 1); A and B are read only.
+// Large problems go to OpenBLAS; the small-batch path (m <= 64, weights pre-packed) lives
+// beside it, see gemm_small.h once it lands.
+#pragma once
+
+namespace lucid::kernels {
+
+void gemm_cpu(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+              const float* b, int ldb, float beta, float* c, int ldc);
+
+}  // namespace lucid::kernels
