@@ -36,23 +36,32 @@ class EnvError : public Error {
 };  // bad action, unknown task, divergence
 
 namespace detail {
-// Collects the streamed message and throws from its destructor's caller (operator&) — the
-// idiom glog/absl use, so that `LUCID_CHECK(c) << a << b;` reads as one statement.
+// Collects the streamed message; Thrower::operator& throws it — the idiom glog/absl use, so that
+// `LUCID_CHECK(c) << a << b;` reads as one statement. The exception's text is
+// "<message> (<file>:<line>, check `<cond>`)": the message first, because that is what a user
+// of the CLI reads; the location after it, for whoever fixes the code.
 template <typename E>
 class CheckFailure {
  public:
-  CheckFailure(const char* file, int line, const char* cond) {
-    os_ << file << ":" << line << ": check failed: " << cond << ": ";
-  }
+  CheckFailure(const char* file, int line, const char* cond) : file_(file), line_(line), cond_(cond) {}
   template <typename T>
   CheckFailure& operator<<(const T& v) {
     os_ << v;
     return *this;
   }
-  std::string message() const { return os_.str(); }
+  std::string message() const {
+    std::ostringstream os;
+    os << os_.str() << " (" << file_ << ":" << line_;
+    if (cond_ && *cond_) os << ", check `" << cond_ << "`";
+    os << ")";
+    return os.str();
+  }
 
  private:
   std::ostringstream os_;
+  const char* file_;
+  int line_;
+  const char* cond_;
 };
 struct Thrower {
   template <typename E>

@@ -1,0 +1,75 @@
+// The `lucid` binary as a user meets it: help lists the subcommands; bad input exits 2 with one
+// line that names the problem.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(LUCID_EXE) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Result r{-1, ""};
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
+  const int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+TEST(Cli, HelpListsTheFiveSubcommands) {
+  const Result r = run("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* sub : {"train", "eval", "plan-bench", "suite", "report"})
+    EXPECT_NE(r.output.find(sub), std::string::npos) << sub << " missing from:\n" << r.output;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"train", "eval", "plan-bench", "suite", "report"}) {
+    const Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, UnknownKeyExitsTwoNamingIt) {
+  const Result r = run("train not_a_key=1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("not_a_key"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("valid keys"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "expected one line:\n" << r.output;
+}
+
+TEST(Cli, MissingConfigFileExitsTwoNamingIt) {
+  const Result r = run("train --config missing.yaml");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("missing.yaml"), std::string::npos) << r.output;
+}
+
+TEST(Cli, WrongTypeExitsTwo) {
+  const Result r = run("eval episodes=many");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("episodes"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownSubcommandOrFlagExitsTwo) {
+  EXPECT_EQ(run("fly").status, 2);
+  EXPECT_EQ(run("train --no-such-flag").status, 2);
+}
+
+TEST(Cli, VersionNamesTheBackends) {
+  const Result r = run("--version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("lucid "), std::string::npos);
+  EXPECT_NE(r.output.find("CPU"), std::string::npos) << r.output;
+}
+
+}  // namespace
