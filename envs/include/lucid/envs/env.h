@@ -2,7 +2,11 @@
 //
 // Observations and actions are flat float buffers, so the layer needs no tensor type. An episode
 // starts with reset(seed); step() takes exactly action_dim() finite values. A step that makes the
-// physics diverge ends the episode with `diverged = true` instead of throwing.
+// physics diverge ends the episode with `diverged = true` instead of throwing. Bad input (wrong
+// action size, NaN/Inf, step after the episode ended) throws lucid::EnvError.
+//
+// Implementations: envs/dmc (DeepMind Control tasks on MuJoCo), decorated by the wrappers of
+// lucid/envs/wrappers.h; lucid/envs/registry.h builds them by name.
 #pragma once
 
 #include <cstdint>
@@ -37,5 +41,9 @@ class Env {
   virtual Image render(int width, int height) = 0;
   virtual std::string name() const = 0;
 };
+
+// Refuses an action that has the wrong size or a NaN/Inf component with lucid::EnvError naming
+// `who`, the expected size and the first bad index. Every Env::step calls it before touching state.
+void check_action(std::span<const float> action, int action_dim, const std::string& who);
 
 }  // namespace lucid::envs

@@ -1,0 +1,160 @@
+// The framework under every task: registry errors, bad actions, the time limit, divergence,
+// reset semantics, the wrappers. Uses cartpole, the cheapest model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "dmc/dmc_env.h"
+#include "lucid/envs/registry.h"
+#include "lucid/envs/wrappers.h"
+#include "lucid/error.h"
+
+namespace lucid::envs {
+namespace {
+
+TEST(Registry, UnknownTaskListsTheKnownOnes) {
+  try {
+    make_env("cartpole-flip");
+    FAIL() << "no exception";
+  } catch (const EnvError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cartpole-flip"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cartpole-swingup"), std::string::npos) << msg;
+  }
+}
+
+TEST(Registry, NamesAreSortedAndUnique) {
+  const std::vector<std::string> names = task_names();
+  ASSERT_FALSE(names.empty());
+  for (std::size_t i = 1; i < names.size(); ++i) EXPECT_LT(names[i - 1], names[i]);
+}
+
+TEST(Registry, MissingModelFolderIsAnIoError) {
+  EnvOptions o;
+  o.assets_dir = "/nonexistent/lucid/assets";
+  EXPECT_THROW(make_env("cartpole-swingup", o), IoError);
+}
+
+TEST(Env, BadActionsAreRefused) {
+  auto env = make_env("cartpole-swingup");
+  env->reset(1);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(env->step(std::vector<float>{}), EnvError);
+  EXPECT_THROW(env->step(std::vector<float>{0.f, 0.f}), EnvError);
+  EXPECT_THROW(env->step(std::vector<float>{nan}), EnvError);
+  EXPECT_THROW(env->step(std::vector<float>{-inf}), EnvError);
+  // a refused action leaves the episode usable
+  EXPECT_NO_THROW(env->step(std::vector<float>{0.5f}));
+}
+
+TEST(Env, StepBeforeResetIsRefused) {
+  auto env = make_env("cartpole-balance");
+  EXPECT_THROW(env->step(std::vector<float>{0.f}), EnvError);
+}
+
+TEST(Env, TimeLimitIsOneThousandControlSteps) {
+  auto env = make_env("cartpole-balance");
+  env->reset(3);
+  const std::vector<float> a{0.f};
+  for (int t = 1; t <= 1000; ++t) {
+    const StepResult r = env->step(a);
+    ASSERT_EQ(r.truncated, t == 1000) << t;
+    ASSERT_FALSE(r.terminated);
+  }
+  EXPECT_THROW(env->step(a), EnvError);  // over: reset first
+  env->reset(4);
+  EXPECT_FALSE(env->step(a).truncated);
+}
+
+TEST(Env, ActionRepeatSumsRewardsAndShortensTheEpisode) {
+  EnvOptions o;
+  o.action_repeat = 2;
+  auto repeated = make_env("cartpole-swingup", o);
+  auto single = make_env("cartpole-swingup");
+  repeated->reset(7);
+  single->reset(7);
+  const std::vector<float> a{0.3f};
+  int agent_steps = 0;
+  double total_repeated = 0, total_single = 0;
+  for (bool done = false; !done;) {
+    const StepResult r = repeated->step(a);
+    const StepResult s1 = single->step(a);
+    const StepResult s2 = single->step(a);
+    EXPECT_DOUBLE_EQ(r.reward, s1.reward + s2.reward);
+    EXPECT_EQ(r.obs, s2.obs);
+    total_repeated += r.reward;
+    total_single += s1.reward + s2.reward;
+    done = r.truncated;
+    ++agent_steps;
+  }
+  EXPECT_EQ(agent_steps, 500);
+  EXPECT_DOUBLE_EQ(total_repeated, total_single);
+}
+
+TEST(Env, TimeLimitWrapperTruncatesInAgentSteps) {
+  EnvOptions o;
+  o.action_repeat = 2;
+  o.max_episode_steps = 10;
+  auto env = make_env("cartpole-swingup", o);
+  env->reset(0);
+  for (int t = 1; t <= 10; ++t) EXPECT_EQ(env->step(std::vector<float>{0.f}).truncated, t == 10);
+  EXPECT_THROW(env->step(std::vector<float>{0.f}), EnvError);
+}
+
+TEST(Env, RescaleMapsUnitBoxToCtrlRange) {
+  // cartpole's ctrlrange is [-1, 1]: the rescale is the identity and the bounds say so.
+  auto env = make_env("cartpole-swingup");
+  EXPECT_EQ(env->action_low(), std::vector<float>{-1.f});
+  EXPECT_EQ(env->action_high(), std::vector<float>{1.f});
+}
+
+TEST(Env, ResetIsDeterministicPerSeedAndStream) {
+  auto a = make_env("cartpole-swingup");
+  auto b = make_env("cartpole-swingup");
+  EnvOptions other;
+  other.seed = 1;
+  auto c = make_env("cartpole-swingup", other);
+  EXPECT_EQ(a->reset(5), b->reset(5));
+  EXPECT_NE(a->reset(5), a->reset(6));
+  EXPECT_NE(a->reset(5), c->reset(5));  // another stream draws another episode
+}
+
+TEST(Env, DivergenceEndsTheEpisodeWithoutThrowing) {
+  auto env = make_env("cartpole-swingup");
+  auto* dmc = dynamic_cast<dmc::DmcEnv*>(&dynamic_cast<EnvWrapper&>(*env).inner());
+  ASSERT_NE(dmc, nullptr);
+  env->reset(0);
+  dmc->physics().data()->qvel[1] = std::numeric_limits<double>::quiet_NaN();
+  const StepResult r = env->step(std::vector<float>{0.f});
+  EXPECT_TRUE(r.diverged);
+  EXPECT_NE(dmc->physics().warning_message().find("BADQVEL"), std::string::npos)
+      << dmc->physics().warning_message();
+  EXPECT_EQ(r.reward, 0.0);
+  for (float x : r.obs) EXPECT_TRUE(std::isfinite(x));
+  EXPECT_THROW(env->step(std::vector<float>{0.f}), EnvError);  // the episode is over
+  env->reset(0);
+  EXPECT_FALSE(env->step(std::vector<float>{0.f}).diverged);
+}
+
+TEST(Env, CtrlKeepsTheUnclampedActionWhileMuJoCoClampsInternally) {
+  // dm_control writes the action to ctrl verbatim (rewards read it); MuJoCo clamps to ctrlrange
+  // only inside mj_fwdActuation. So 1.5 moves the cart exactly like 1.0 but ctrl reads 1.5.
+  auto over = make_env("cartpole-swingup");
+  auto at_limit = make_env("cartpole-swingup");
+  auto* dmc = dynamic_cast<dmc::DmcEnv*>(&dynamic_cast<EnvWrapper&>(*over).inner());
+  ASSERT_NE(dmc, nullptr);
+  over->reset(2);
+  at_limit->reset(2);
+  for (int t = 0; t < 20; ++t) {
+    const StepResult a = over->step(std::vector<float>{1.5f});
+    const StepResult b = at_limit->step(std::vector<float>{1.0f});
+    ASSERT_EQ(a.obs, b.obs) << t;
+  }
+  EXPECT_EQ(dmc->physics().data()->ctrl[0], 1.5);
+}
+
+}  // namespace
+}  // namespace lucid::envs
