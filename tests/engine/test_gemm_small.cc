@@ -1,0 +1,170 @@
+// Small-batch GEMM: the packed path equals a double-precision reference (and OpenBLAS) for every
+// m = 1..64 and odd n, k, strides, alpha/beta, bias and both transposes, on both the AVX2/FMA and
+// the portable micro-kernels; and the packed-weight cache repacks exactly when it must.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "lucid/engine/rng.h"
+#include "lucid/kernels/gemm.h"
+#include "lucid/kernels/gemm_small.h"
+
+namespace {
+
+namespace k = lucid::kernels;
+
+std::vector<float> randn(std::size_t n, std::uint64_t seed) {
+  std::vector<float> v(n);
+  lucid::Rng(seed).normal(v.data(), n);
+  return v;
+}
+
+struct Case {
+  int m, n, kk;
+  bool trans_b;
+  float alpha = 1.0f, beta = 0.0f;
+  bool bias = false;
+  int pad = 0;  // extra row stride on A, B and C
+};
+
+std::string name_of(const Case& c) {
+  return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.kk) +
+         " trans_b=" + std::to_string(c.trans_b) + " alpha=" + std::to_string(c.alpha) +
+         " beta=" + std::to_string(c.beta) + " bias=" + std::to_string(c.bias) +
+         " pad=" + std::to_string(c.pad);
+}
+
+// Runs gemm_small_cpu and checks each element against a double reference within the float
+// accumulation bound k * eps * sum|a_p b_p| (a wrong or missing product exceeds it by far).
+void check(const Case& c) {
+  const int lda = c.kk + c.pad, ldb = (c.trans_b ? c.kk : c.n) + c.pad, ldc = c.n + c.pad;
+  const std::vector<float> a = randn(std::size_t(c.m) * lda, 1),
+                           b = randn(std::size_t(c.trans_b ? c.n : c.kk) * ldb, 2);
+  const std::vector<float> bias = randn(c.n, 3), c0 = randn(std::size_t(c.m) * ldc, 4);
+  std::vector<float> got = c0;
+  k::gemm_small_cpu(c.trans_b, c.m, c.n, c.kk, c.alpha, a.data(), lda, b.data(), ldb, /*version=*/0, c.beta,
+                    got.data(), ldc, c.bias ? bias.data() : nullptr);
+  std::vector<float> blas = c0;
+  k::gemm_cpu(false, c.trans_b, c.m, c.n, c.kk, c.alpha, a.data(), lda, b.data(), ldb, c.beta, blas.data(),
+              ldc);
+  for (int i = 0; i < c.m; ++i) {
+    for (int j = 0; j < ldc; ++j) {
+      const std::size_t o = std::size_t(i) * ldc + j;
+      if (j >= c.n) {
+        ASSERT_EQ(got[o], c0[o]) << name_of(c) << ": wrote into the row padding at (" << i << ", " << j
+                                 << ")";
+        continue;
+      }
+      double ref = 0, mag = 0;
+      for (int p = 0; p < c.kk; ++p) {
+        const double bv = c.trans_b ? b[std::size_t(j) * ldb + p] : b[std::size_t(p) * ldb + j];
+        ref += double(a[std::size_t(i) * lda + p]) * bv;
+        mag += std::abs(double(a[std::size_t(i) * lda + p]) * bv);
+      }
+      ref = c.alpha * ref + c.beta * double(c0[o]) + (c.bias ? bias[j] : 0.0);
+      const double tol =
+          1e-6 + (c.kk + 2) * 6e-8 * (std::abs(c.alpha) * mag + std::abs(c.beta * c0[o]) + 1.0);
+      ASSERT_NEAR(got[o], ref, tol) << name_of(c) << " at (" << i << ", " << j << ")";
+      ASSERT_NEAR(got[o], blas[o] + (c.bias ? bias[j] : 0.0f), 2 * tol) << name_of(c) << " vs OpenBLAS";
+    }
+  }
+}
+
+class GemmSmall : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    k::gemm_small_force_generic(GetParam());
+    k::gemm_pack_cache_clear();  // every case reuses version 0 at new addresses
+  }
+  void TearDown() override { k::gemm_small_force_generic(false); }
+};
+
+TEST_P(GemmSmall, EveryRowCountUpTo64) {
+  for (int m = 1; m <= 64; ++m) check({m, 37, 61, true});
+}
+
+TEST_P(GemmSmall, PlanningShapes) {
+  for (int m : {1, 5, 8, 13, 64}) check({m, 512, 518, true});
+}
+
+TEST_P(GemmSmall, OddShapesStridesAndEpilogues) {
+  for (int n : {1, 7, 16, 17, 31, 48})
+    for (int kk : {1, 3, 16, 29})
+      for (bool tb : {true, false}) {
+        check({3, n, kk, tb});
+        check({7, n, kk, tb, 0.5f, 1.0f, true, 3});
+        check({12, n, kk, tb, -2.0f, 0.25f, false, 1});
+      }
+}
+
+TEST_P(GemmSmall, LargerThanSmallStillCorrect) { check({100, 40, 50, false, 1.0f, 0.0f, true}); }
+
+TEST_P(GemmSmall, EmptyDimensions) {
+  check({4, 9, 0, true, 1.0f, 0.5f, true});  // k = 0: C = beta C + bias
+  std::vector<float> c(4, 1.0f);
+  k::gemm_small_cpu(true, 0, 4, 3, 1.0f, nullptr, 3, nullptr, 3, 0, 0.0f, c.data(), 4);
+  EXPECT_EQ(c, std::vector<float>(4, 1.0f));
+}
+
+// beta = 0 must not read C: NaN there may not leak into the result.
+TEST_P(GemmSmall, BetaZeroIgnoresGarbageInC) {
+  const std::vector<float> a = randn(2 * 5, 7), b = randn(20 * 5, 8);
+  std::vector<float> c(2 * 20, NAN);
+  k::gemm_small_cpu(true, 2, 20, 5, 1.0f, a.data(), 5, b.data(), 5, 0, 0.0f, c.data(), 20);
+  for (float v : c) ASSERT_TRUE(std::isfinite(v));
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, GemmSmall, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Generic" : "Native";
+                         });
+
+TEST(GemmSmallIsa, ReportsTheKernelInUse) {
+  const std::string isa = k::gemm_small_isa();
+  EXPECT_TRUE(isa == "avx2-fma" || isa == "generic") << isa;
+  k::gemm_small_force_generic(true);
+  EXPECT_STREQ(k::gemm_small_isa(), "generic");
+  k::gemm_small_force_generic(false);
+}
+
+TEST(GemmPackCache, RepacksOnVersionBumpAndOnSilentChange) {
+  k::gemm_pack_cache_clear();
+  std::vector<float> w = randn(32 * 8, 11);
+  const float w0 = w[0];
+  auto p1 = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 5);
+  EXPECT_EQ(k::gemm_pack_cached(true, 32, 8, w.data(), 8, 5), p1);  // hit
+  EXPECT_EQ(k::gemm_pack_cache_bytes(), k::gemm_packed_b_floats(32, 8) * sizeof(float));
+
+  w[0] += 1.0f;  // an optimizer step bumps the version
+  auto p2 = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 6);
+  EXPECT_NE(p2, p1);
+  EXPECT_EQ(p2->data[0], w[0]);
+  EXPECT_EQ(k::gemm_pack_cache_bytes(),
+            k::gemm_packed_b_floats(32, 8) * sizeof(float));  // old version dropped
+
+  w[31 * 8 + 7] = 42.0f;  // the last element is always fingerprinted: a write without a bump
+  auto p3 = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 6);
+  EXPECT_NE(p3, p2);
+  // The held panels of an evicted version stay valid for whoever holds them.
+  EXPECT_EQ(p1->data[0], w0);
+}
+
+TEST(GemmPackCache, EvictsLeastRecentlyUsedBeyondCapacity) {
+  k::gemm_pack_cache_clear();
+  const std::size_t one = k::gemm_packed_b_floats(16, 64) * sizeof(float);
+  k::gemm_pack_cache_set_capacity(2 * one);
+  std::vector<float> w1 = randn(16 * 64, 1), w2 = randn(16 * 64, 2), w3 = randn(16 * 64, 3);
+  auto p1 = k::gemm_pack_cached(true, 16, 64, w1.data(), 64, 0);
+  k::gemm_pack_cached(true, 16, 64, w2.data(), 64, 0);
+  EXPECT_EQ(k::gemm_pack_cached(true, 16, 64, w1.data(), 64, 0), p1);  // w1 is now the most recent
+  k::gemm_pack_cached(true, 16, 64, w3.data(), 64, 0);                 // evicts w2
+  EXPECT_EQ(k::gemm_pack_cache_bytes(), 2 * one);
+  EXPECT_EQ(k::gemm_pack_cached(true, 16, 64, w1.data(), 64, 0), p1);
+  k::gemm_pack_cache_set_capacity(std::size_t(512) << 20);
+  k::gemm_pack_cache_clear();
+  EXPECT_EQ(k::gemm_pack_cache_bytes(), 0u);
+}
+
+}  // namespace
