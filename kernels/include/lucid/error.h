@@ -73,11 +73,11 @@ struct Thrower {
 }  // namespace lucid
 
 // LUCID_CHECK_AS(cond, ErrorType) << "message"; throws ErrorType when cond is false.
-#define LUCID_CHECK_AS(cond, E)      \
-  if (__builtin_expect(!!(cond), 1)) \
-    ;                                \
-  else                               \
-    ::lucid::detail::Thrower() & ::lucid::detail::CheckFailure<E>(__FILE__, __LINE__, #cond)
+// A `while` rather than `if ... else` so that the macro nests inside an unbraced `if` without a
+// dangling else; the loop never repeats because its body always throws.
+#define LUCID_CHECK_AS(cond, E)         \
+  while (__builtin_expect(!(cond), 0)) \
+  ::lucid::detail::Thrower() & ::lucid::detail::CheckFailure<E>(__FILE__, __LINE__, #cond)
 
 #define LUCID_CHECK(cond) LUCID_CHECK_AS(cond, ::lucid::Error)
 #define LUCID_CHECK_SHAPE(cond) LUCID_CHECK_AS(cond, ::lucid::ShapeError)
