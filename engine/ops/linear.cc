@@ -1,0 +1,224 @@
+// linear, matmul and ensemble_linear: GEMMs on gemm_cpu, split into per-thread row blocks.
+//
+// Backward of y = x W^T + b is two GEMMs on the untransposed buffers (gx = gy W, gW = gy^T x)
+// plus a column sum for gb; nothing is copied or transposed. Weight gradients go straight into
+// the parameter's grad buffer with beta = 1 when the tape offers it (BackwardContext::
+// accumulate_target), and are skipped entirely when not requested — grad(outputs, inputs)
+// therefore runs no weight-gradient GEMM (counted in AutogradStats::weight_grad_gemms).
+#include <algorithm>
+
+#include "lucid/engine/ops.h"
+#include "lucid/kernels/gemm.h"
+#include "lucid/kernels/reduce.h"
+#include "lucid/kernels/threading.h"
+#include "op_util.h"
+
+namespace lucid {
+using namespace ops_detail;
+namespace {
+
+// C = alpha op(A) op(B) + beta C with the rows of C split over the OpenMP threads (OpenBLAS runs
+// single-threaded inside each block; see lucid/kernels/threading.h).
+void gemm_rows(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+               float beta, float* c, int ldc) {
+  kernels::init_threads();
+  const double flops = 2.0 * m * n * k;
+  const int threads = std::min(kernels::num_threads(), std::max(1, m / 16));
+  if (threads <= 1 || flops < 4e6) {
+    kernels::gemm_cpu(ta, tb, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      // Blocks of whole 16-row panels so each thread's GEMM stays kernel-aligned.
+      const int panels = (m + 15) / 16;
+      const int r0 = std::min(m, panels * t / threads * 16),
+                r1 = std::min(m, panels * (t + 1) / threads * 16);
+      if (r1 > r0) {
+        const float* a0 = ta ? a + r0 : a + static_cast<std::int64_t>(r0) * lda;
+        kernels::gemm_cpu(ta, tb, r1 - r0, n, k, 1.f, a0, lda, b, ldb, beta,
+                          c + static_cast<std::int64_t>(r0) * ldc, ldc);
+      }
+    }
+  }
+}
+
+// y[r, :] = b for every row (so the GEMM can accumulate on top with beta = 1).
+void fill_rows(float* y, const float* b, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + cols, y + r * cols);
+}
+
+// Gives weight gradient gW = gy^T x (N x K), into the parameter's buffer when offered.
+void weight_grad(BackwardContext& ctx, int idx, const float* gy, const float* x, int m, int n, int k,
+                 const Shape& w_shape, std::int64_t w_offset = 0, Tensor* accumulate = nullptr) {
+  ++autograd_stats().weight_grad_gemms;
+  Tensor target = ctx.accumulate_target(idx);
+  if (target.defined()) {
+    gemm_rows(true, false, n, k, m, gy, n, x, k, 1.f, target.data() + w_offset, k);
+    return;
+  }
+  gemm_rows(true, false, n, k, m, gy, n, x, k, 0.f, accumulate->data() + w_offset, k);
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  require_defined("linear", {&x, &w});
+  require_cpu("linear", {&x, &w, &b});
+  LUCID_CHECK_SHAPE(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1))
+      << "linear: x " << x.shape().str() << " and W " << w.shape().str() << " (out, in)";
+  LUCID_CHECK_SHAPE(!b.defined() || (b.dim() == 1 && b.size(0) == w.size(0)))
+      << "linear: bias " << b.shape().str() << " for W " << w.shape().str();
+  const int m = static_cast<int>(x.shape().rows()), k = static_cast<int>(w.size(1)),
+            n = static_cast<int>(w.size(0));
+  Tensor y = Tensor::empty(with_last(x.shape(), n));
+  if (b.defined()) fill_rows(y.data(), b.data(), m, n);
+  gemm_rows(false, true, m, n, k, x.data(), k, w.data(), k, b.defined() ? 1.f : 0.f, y.data(), n);
+
+  if (needs_record({&x, &w, &b})) {
+    Tensor xs = saved(x), ws = saved(w);
+    const bool has_b = b.defined();
+    record(y,
+           node("linear",
+                [xs, ws, has_b, m, n, k](BackwardContext& ctx) {
+                  const float* gy = ctx.grad_out().data();
+                  if (ctx.needs(0)) {
+                    Tensor gx = Tensor::empty(xs.shape());
+                    gemm_rows(false, false, m, k, n, gy, n, ws.data(), k, 0.f, gx.data(), k);
+                    ctx.set(0, gx);
+                  }
+                  if (ctx.needs(1)) {
+                    if (ctx.accumulate_target(1).defined()) {
+                      weight_grad(ctx, 1, gy, xs.data(), m, n, k, ws.shape());
+                      ctx.accumulated(1);
+                    } else {
+                      Tensor gw = Tensor::empty(ws.shape());
+                      weight_grad(ctx, 1, gy, xs.data(), m, n, k, ws.shape(), 0, &gw);
+                      ctx.set(1, gw);
+                    }
+                  }
+                  if (has_b && ctx.needs(2)) {
+                    Tensor gb = Tensor::empty(Shape{n});
+                    kernels::reduce_leading_sum_cpu(gy, gb.data(), m, n);
+                    ctx.set(2, gb);
+                  }
+                }),
+           {&x, &w, &b});
+  }
+  return y;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  require_defined("matmul", {&a, &b});
+  require_cpu("matmul", {&a, &b});
+  LUCID_CHECK_SHAPE(a.dim() == 2 && b.dim() == 2)
+      << "matmul: 2-D inputs, got " << a.shape().str() << " and " << b.shape().str();
+  const int m = static_cast<int>(trans_a ? a.size(1) : a.size(0));
+  const int k = static_cast<int>(trans_a ? a.size(0) : a.size(1));
+  const int kb = static_cast<int>(trans_b ? b.size(1) : b.size(0));
+  const int n = static_cast<int>(trans_b ? b.size(0) : b.size(1));
+  LUCID_CHECK_SHAPE(k == kb) << "matmul: inner sizes " << k << " and " << kb << " (" << a.shape().str()
+                             << (trans_a ? "^T" : "") << " x " << b.shape().str() << (trans_b ? "^T" : "")
+                             << ")";
+  const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1));
+  Tensor c = Tensor::empty(Shape{m, n});
+  gemm_rows(trans_a, trans_b, m, n, k, a.data(), lda, b.data(), ldb, 0.f, c.data(), n);
+
+  if (needs_record({&a, &b})) {
+    Tensor as = saved(a), bs = saved(b);
+    record(c,
+           node("matmul",
+                [as, bs, trans_a, trans_b, m, n, k, lda, ldb](BackwardContext& ctx) {
+                  const float* g = ctx.grad_out().data();  // m x n
+                  if (ctx.needs(0)) {
+                    // dA = g op(B)^T (m x k), stored transposed when A was used transposed.
+                    Tensor ga = Tensor::empty(as.shape());
+                    if (!trans_a)
+                      gemm_rows(false, !trans_b, m, k, n, g, n, bs.data(), ldb, 0.f, ga.data(), lda);
+                    else  // A^T = op(B) g^T  (k x m)
+                      gemm_rows(trans_b, true, k, m, n, bs.data(), ldb, g, n, 0.f, ga.data(), lda);
+                    ctx.set(0, ga);
+                  }
+                  if (ctx.needs(1)) {
+                    // dB = op(A)^T g (k x n), or its transpose when B was used transposed.
+                    Tensor gb = Tensor::empty(bs.shape());
+                    if (!trans_b)
+                      gemm_rows(!trans_a, false, k, n, m, as.data(), lda, g, n, 0.f, gb.data(), ldb);
+                    else  // B^T... dB (n x k) = g^T op(A)
+                      gemm_rows(true, trans_a, n, k, m, g, n, as.data(), lda, 0.f, gb.data(), ldb);
+                    ctx.set(1, gb);
+                  }
+                }),
+           {&a, &b});
+  }
+  return c;
+}
+
+Tensor ensemble_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  require_defined("ensemble_linear", {&x, &w});
+  require_cpu("ensemble_linear", {&x, &w, &b});
+  LUCID_CHECK_SHAPE(w.dim() == 3) << "ensemble_linear: W must be (E, out, in), got " << w.shape().str();
+  const int e_count = static_cast<int>(w.size(0)), n = static_cast<int>(w.size(1)),
+            k = static_cast<int>(w.size(2));
+  const bool shared = x.dim() == 2;
+  LUCID_CHECK_SHAPE((shared || (x.dim() == 3 && x.size(0) == e_count)) && x.size(-1) == k)
+      << "ensemble_linear: x must be (B, " << k << ") or (" << e_count << ", B, " << k << "), got "
+      << x.shape().str();
+  LUCID_CHECK_SHAPE(!b.defined() || (b.dim() == 2 && b.size(0) == e_count && b.size(1) == n))
+      << "ensemble_linear: bias must be (" << e_count << ", " << n << "), got " << b.shape().str();
+  const int m = static_cast<int>(x.size(-2));
+  Tensor y = Tensor::empty(Shape{e_count, m, n});
+  for (int e = 0; e < e_count; ++e) {
+    const float* xe = x.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
+    float* ye = y.data() + static_cast<std::int64_t>(e) * m * n;
+    if (b.defined()) fill_rows(ye, b.data() + static_cast<std::int64_t>(e) * n, m, n);
+    gemm_rows(false, true, m, n, k, xe, k, w.data() + static_cast<std::int64_t>(e) * n * k, k,
+              b.defined() ? 1.f : 0.f, ye, n);
+  }
+
+  if (needs_record({&x, &w, &b})) {
+    Tensor xs = saved(x), ws = saved(w);
+    const bool has_b = b.defined();
+    record(y,
+           node("ensemble_linear",
+                [xs, ws, has_b, shared, e_count, m, n, k](BackwardContext& ctx) {
+                  const float* gy = ctx.grad_out().data();
+                  const std::int64_t wsz = static_cast<std::int64_t>(n) * k;
+                  if (ctx.needs(0)) {
+                    Tensor gx = Tensor::empty(xs.shape());
+                    for (int e = 0; e < e_count; ++e) {
+                      float* gxe = gx.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
+                      gemm_rows(false, false, m, k, n, gy + static_cast<std::int64_t>(e) * m * n, n,
+                                ws.data() + e * wsz, k, shared && e > 0 ? 1.f : 0.f, gxe, k);
+                    }
+                    ctx.set(0, gx);
+                  }
+                  if (ctx.needs(1)) {
+                    Tensor target = ctx.accumulate_target(1);
+                    Tensor gw = target.defined() ? Tensor() : Tensor::empty(ws.shape());
+                    for (int e = 0; e < e_count; ++e) {
+                      const float* xe = xs.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
+                      weight_grad(ctx, 1, gy + static_cast<std::int64_t>(e) * m * n, xe, m, n, k, ws.shape(),
+                                  e * wsz, &gw);
+                    }
+                    if (target.defined())
+                      ctx.accumulated(1);
+                    else
+                      ctx.set(1, gw);
+                  }
+                  if (has_b && ctx.needs(2)) {
+                    Tensor gb = Tensor::empty(Shape{e_count, n});
+                    for (int e = 0; e < e_count; ++e)
+                      kernels::reduce_leading_sum_cpu(gy + static_cast<std::int64_t>(e) * m * n,
+                                                      gb.data() + e * n, m, n);
+                    ctx.set(2, gb);
+                  }
+                }),
+           {&x, &w, &b});
+  }
+  return y;
+}
+
+}  // namespace lucid

@@ -1,0 +1,91 @@
+// Row ops over the last dim: LayerNorm (+ fused Mish), softmax, log-softmax, SimNorm.
+#include "lucid/engine/ops.h"
+#include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/softmax.h"
+#include "op_util.h"
+
+namespace lucid {
+using namespace ops_detail;
+namespace {
+
+Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                      bool fuse_mish) {
+  require_defined(name, {&x, &gamma, &beta});
+  require_cpu(name, {&x, &gamma, &beta});
+  const std::int64_t cols = x.shape().cols(), rows = x.shape().rows();
+  LUCID_CHECK_SHAPE(x.dim() >= 1 && gamma.shape() == Shape{cols} && beta.shape() == Shape{cols})
+      << name << ": x " << x.shape().str() << ", gamma " << gamma.shape().str() << ", beta "
+      << beta.shape().str();
+  Tensor y = Tensor::empty(x.shape());
+  Tensor mean = Tensor::empty(Shape{rows}), rstd = Tensor::empty(Shape{rows});
+  kernels::layernorm_forward_cpu(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(),
+                                 rows, cols, eps, fuse_mish);
+  if (needs_record({&x, &gamma, &beta})) {
+    Tensor xs = saved(x), gs = saved(gamma), bs = saved(beta);
+    record(y,
+           node(name,
+                [xs, gs, bs, mean, rstd, rows, cols, fuse_mish](BackwardContext& ctx) {
+                  Tensor gx = ctx.needs(0) ? Tensor::empty(xs.shape()) : Tensor();
+                  const bool params = ctx.needs(1) || ctx.needs(2);
+                  Tensor tg = ctx.accumulate_target(1), tb = ctx.accumulate_target(2);
+                  const bool in_place =
+                      params && tg.defined() && tb.defined() && ctx.needs(1) && ctx.needs(2);
+                  Tensor dg, db;
+                  if (params) {
+                    dg = in_place ? tg : Tensor::zeros(gs.shape());
+                    db = in_place ? tb : Tensor::zeros(bs.shape());
+                  }
+                  kernels::layernorm_backward_cpu(xs.data(), gs.data(), bs.data(), mean.data(), rstd.data(),
+                                                  ctx.grad_out().data(), gx.defined() ? gx.data() : nullptr,
+                                                  params ? dg.data() : nullptr, params ? db.data() : nullptr,
+                                                  rows, cols, fuse_mish);
+                  if (gx.defined()) ctx.set(0, gx);
+                  if (in_place) {
+                    ctx.accumulated(1);
+                    ctx.accumulated(2);
+                  } else {
+                    if (ctx.needs(1)) ctx.set(1, dg);
+                    if (ctx.needs(2)) ctx.set(2, db);
+                  }
+                }),
+           {&x, &gamma, &beta});
+  }
+  return y;
+}
+
+Tensor softmax_impl(const char* name, const Tensor& x, std::int64_t group, bool log_sm) {
+  require_defined(name, {&x});
+  require_cpu(name, {&x});
+  LUCID_CHECK_SHAPE(x.dim() >= 1 && group > 0 && x.shape().cols() % group == 0)
+      << name << ": last dim of " << x.shape().str() << " is not a multiple of " << group;
+  const std::int64_t rows = x.numel() / group;
+  Tensor y = Tensor::empty(x.shape());
+  kernels::softmax_forward_cpu(x.data(), y.data(), rows, group, log_sm);
+  if (needs_record({&x})) {
+    Tensor ys = saved(y);
+    record(y,
+           node(name,
+                [ys, rows, group, log_sm](BackwardContext& ctx) {
+                  Tensor gx = Tensor::empty(ys.shape());
+                  kernels::softmax_backward_cpu(ys.data(), ctx.grad_out().data(), gx.data(), rows, group,
+                                                log_sm);
+                  ctx.set(0, gx);
+                }),
+           {&x});
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  return layernorm_impl("layernorm", x, gamma, beta, eps, false);
+}
+Tensor layernorm_mish(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
+  return layernorm_impl("layernorm_mish", x, gamma, beta, eps, true);
+}
+Tensor softmax(const Tensor& x) { return softmax_impl("softmax", x, x.shape().cols(), false); }
+Tensor log_softmax(const Tensor& x) { return softmax_impl("log_softmax", x, x.shape().cols(), true); }
+Tensor simnorm(const Tensor& x, int group) { return softmax_impl("simnorm", x, group, false); }
+
+}  // namespace lucid
