@@ -1,0 +1,136 @@
+// The TD-MPC2 world model (facts/tdmpc2.md §1.2-1.4): encoder, latent dynamics, reward head,
+// policy prior and an ensemble of Q heads, all in ONE parameter arena, plus the EMA target copy
+// of the Q block.
+//
+// Arena order: encoder, dynamics, reward, Qs.0 .. Qs.{num_q-1}, pi, task_emb (multitask only).
+// The Q heads are contiguous, so the target copy, the EMA and the "Q" optimizer group are one
+// range. Shapes: z (B, latent_dim), a (B, action_dim); reward and Q heads output num_bins logits
+// over symlog space (two-hot regression); pi outputs (mean, raw log_std) of 2 * action_dim.
+//
+// Multitask (num_tasks > 1): a task embedding (num_tasks, task_dim) is concatenated to every
+// network's input and per-task action masks zero unused action dims. The layout and parameter
+// counts cover it; the forward passes here are single-task and say so if asked for more.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lucid/models/tdmpc2/mlp.h"
+#include "lucid/models/world_model.h"
+
+namespace lucid {
+class Rng;
+}
+
+namespace lucid::models::tdmpc2 {
+
+struct Tdmpc2Config {
+  int obs_dim = 0;
+  int action_dim = 0;
+  int model_size = 5;  // the preset this was built from (informational)
+  int enc_dim = 256;
+  int mlp_dim = 512;
+  int latent_dim = 512;
+  int num_enc_layers = 2;
+  int num_q = 5;
+  int simnorm_dim = 8;
+  float dropout = 0.01f;
+  int num_bins = 101;
+  float vmin = -10.f, vmax = 10.f;
+  float log_std_min = -10.f, log_std_max = 2.f;
+  int num_tasks = 1;                  // > 1: multitask
+  int task_dim = 0;                   // 0 single-task
+  std::vector<int> task_action_dims;  // multitask: valid action dims per task (the action masks)
+
+  bool multitask() const { return num_tasks > 1; }
+  float bin_size() const { return (vmax - vmin) / static_cast<float>(num_bins - 1); }
+};
+
+// Presets 1, 5, 19, 48, 317 (facts §1.2; task_dim per parser.py). Throws ConfigError otherwise.
+Tdmpc2Config tdmpc2_preset(int model_size, int obs_dim, int action_dim, int num_tasks = 1);
+
+// The parameter layout of a config, without allocating it (param counts of the big presets).
+struct Tdmpc2Layout {
+  ParamLayout layout;
+  Mlp encoder, dynamics, reward, pi;
+  std::vector<Mlp> q;
+  std::size_t task_emb = 0;  // offset of the task embedding (multitask)
+  std::size_t q_begin() const { return q.front().begin(); }
+  std::size_t q_end() const { return q.back().end(); }
+};
+Tdmpc2Layout tdmpc2_layout(const Tdmpc2Config& cfg);
+
+class Tdmpc2Model final : public WorldModel {
+ public:
+  // Builds the layout and allocates params, grads and the target-Q copy (zeros until init()).
+  explicit Tdmpc2Model(const Tdmpc2Config& cfg);
+
+  // Official initialisation (common/init.py): Linear weights trunc_normal(std 0.02), biases 0,
+  // LayerNorm (1, 0), embedding U(-0.02, 0.02), last layers of reward and every Q head zeroed;
+  // the target Q copy equals the online Q heads.
+  void init(Rng& rng);
+
+  const Tdmpc2Config& config() const { return cfg_; }
+  const Tdmpc2Layout& layout() const { return layout_; }
+  std::span<float> params() { return params_; }
+  std::span<const float> params() const { return params_; }
+  std::span<float> grads() { return grads_; }
+  std::span<float> target_q() { return target_q_; }  // mirrors params[q_begin, q_end)
+  std::span<const float> target_q() const { return target_q_; }
+  const float* block(const Mlp& m) const { return params_.data() + m.begin(); }
+  float* grad_block(const Mlp& m) { return grads_.data() + m.begin(); }
+  const float* target_block(int head) const {
+    return target_q_.data() + (layout_.q[head].begin() - layout_.q_begin());
+  }
+
+  // ---- WorldModel ----
+  int observation_dim() const override { return cfg_.obs_dim; }
+  int action_dim() const override { return cfg_.action_dim; }
+  int latent_dim() const override { return cfg_.latent_dim; }
+  int num_values() const override { return cfg_.num_q; }
+  bool value_uses_action() const override { return true; }
+  void encode_into(const Tensor& obs, const Tensor& z) const override;
+  void next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const override;
+  void reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const override;
+  void value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
+                  const Tensor& v) const override;
+  void value_ensemble_into(const Tensor& z, const Tensor& a, const Tensor& vs) const override;
+  void policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const override;
+  void policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const override;
+
+  // ---- raw-pointer forms used by MPPI and the update (rows x width, row-major) ----
+  void encode_raw(const float* obs, int rows, float* z) const;
+  void next_raw(const float* z, const float* a, int rows, float* z_next) const;
+  void reward_raw(const float* z, const float* a, int rows, float* r) const;
+  // Mean over `heads` of the decoded Q values; use_target picks the EMA copy.
+  void q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target,
+             float* v) const;
+  // Policy action: tanh(mean + eps * std) (eps nullptr: tanh(mean)).
+  void pi_action_raw(const float* z, const float* eps, int rows, float* action) const;
+
+ private:
+  void check_single_task(const char* what) const;
+  void grow(int rows) const;
+
+  Tdmpc2Config cfg_;
+  Tdmpc2Layout layout_;
+  std::vector<float> params_, grads_, target_q_;
+  // Inference scratch (eval mode, no dropout), grown to the largest batch seen.
+  mutable MlpCache enc_cache_, dyn_cache_, rew_cache_, pi_cache_, q_cache_;
+  mutable std::vector<float> decode_;
+};
+
+// ---- shared math of the heads (facts §1.4), used by the model and the update ----
+// symexp(sum softmax(logits) * bins) per row: logits (rows, bins) -> out (rows).
+void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, float* out);
+// d out / d logits for two_hot_inv, scaled by g per row: dlogits (rows, bins) (=).
+void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, const Tdmpc2Config& cfg,
+                               float* dlogits);
+// Soft cross-entropy -sum two_hot(target) log_softmax(logits) per row (ce, may be nullptr) and its
+// gradient times `scale` (dlogits, =): scale * (softmax - two_hot).
+void soft_ce_rows(const float* logits, const float* target, int rows, const Tdmpc2Config& cfg, float scale,
+                  float* ce, float* dlogits);
+
+}  // namespace lucid::models::tdmpc2

@@ -1,0 +1,354 @@
+// TD-MPC2 world model: presets, layout, initialisation and the WorldModel queries (eval mode).
+//
+// Every query concatenates its inputs into the first layer's input buffer of a scratch MlpCache
+// (grown to the largest batch seen, then reused), runs the MLP and decodes. Nothing here records
+// gradients; training goes through the caches of the update (agents/tdmpc2).
+#include "lucid/models/tdmpc2/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "lucid/engine/rng.h"
+#include "lucid/error.h"
+
+namespace lucid::models::tdmpc2 {
+
+Tdmpc2Config tdmpc2_preset(int model_size, int obs_dim, int action_dim, int num_tasks) {
+  LUCID_CHECK_AS(obs_dim > 0 && action_dim > 0, ConfigError)
+      << "TD-MPC2 needs positive obs and action dims, got " << obs_dim << " and " << action_dim;
+  Tdmpc2Config c;
+  c.obs_dim = obs_dim;
+  c.action_dim = action_dim;
+  c.model_size = model_size;
+  c.num_tasks = num_tasks;
+  // tdmpc2/common/__init__.py MODEL_SIZE.
+  switch (model_size) {
+    case 1:
+      c.enc_dim = 256, c.mlp_dim = 384, c.latent_dim = 128, c.num_enc_layers = 2, c.num_q = 2;
+      break;
+    case 5:
+      c.enc_dim = 256, c.mlp_dim = 512, c.latent_dim = 512, c.num_enc_layers = 2, c.num_q = 5;
+      break;
+    case 19:
+      c.enc_dim = 1024, c.mlp_dim = 1024, c.latent_dim = 768, c.num_enc_layers = 3, c.num_q = 5;
+      break;
+    case 48:
+      c.enc_dim = 1792, c.mlp_dim = 1792, c.latent_dim = 768, c.num_enc_layers = 4, c.num_q = 5;
+      break;
+    case 317:
+      c.enc_dim = 4096, c.mlp_dim = 4096, c.latent_dim = 1376, c.num_enc_layers = 5, c.num_q = 8;
+      break;
+    default:
+      LUCID_FAIL(ConfigError) << "model_size must be one of 1, 5, 19, 48, 317; got " << model_size;
+  }
+  if (num_tasks > 1) {
+    // parser.py: task_dim 96 for mt80 or sizes {1, 317}, else 64; mt30 at 19M uses latent 512.
+    c.task_dim = (num_tasks == 80 || model_size == 1 || model_size == 317) ? 96 : 64;
+    if (num_tasks == 30 && model_size == 19) c.latent_dim = 512;
+    c.task_action_dims.assign(num_tasks, action_dim);
+  }
+  return c;
+}
+
+Tdmpc2Layout tdmpc2_layout(const Tdmpc2Config& c) {
+  Tdmpc2Layout t;
+  const int td = c.task_dim;
+  const int za = c.latent_dim + c.action_dim + td;
+  const std::vector<int> hidden(2, c.mlp_dim);
+  // Encoder: mlp(obs + task, max(num_enc_layers - 1, 1) * [enc_dim], latent, act=SimNorm).
+  const std::vector<int> enc_hidden(std::max(c.num_enc_layers - 1, 1), c.enc_dim);
+  t.encoder = Mlp(t.layout, "encoder", c.obs_dim + td, enc_hidden, c.latent_dim, true, false, c.simnorm_dim);
+  t.dynamics = Mlp(t.layout, "dynamics", za, hidden, c.latent_dim, true, false, c.simnorm_dim);
+  t.reward = Mlp(t.layout, "reward", za, hidden, c.num_bins, false, false);
+  for (int q = 0; q < c.num_q; ++q)
+    t.q.emplace_back(t.layout, "Qs." + std::to_string(q), za, hidden, c.num_bins, false, c.dropout > 0.f);
+  t.pi = Mlp(t.layout, "pi", c.latent_dim + td, hidden, 2 * c.action_dim, false, false);
+  if (c.multitask())
+    t.task_emb = t.layout.add("task_emb.weight", {c.num_tasks, c.task_dim}, ParamKind::kEmbedding);
+  return t;
+}
+
+Tdmpc2Model::Tdmpc2Model(const Tdmpc2Config& cfg)
+    : cfg_(cfg),
+      layout_(tdmpc2_layout(cfg)),
+      params_(layout_.layout.size(), 0.f),
+      grads_(layout_.layout.size(), 0.f),
+      target_q_(layout_.q_end() - layout_.q_begin(), 0.f) {}
+
+void Tdmpc2Model::init(Rng& rng) {
+  for (const ParamEntry& e : layout_.layout.entries()) {
+    float* p = params_.data() + e.offset;
+    switch (e.kind) {
+      case ParamKind::kWeight:
+        // trunc_normal_(std=0.02) truncates at +-2 absolute, i.e. at 100 sigma: a plain normal.
+        rng.normal(p, e.numel);
+        for (std::size_t i = 0; i < e.numel; ++i) p[i] *= 0.02f;
+        break;
+      case ParamKind::kBias:
+      case ParamKind::kNormBias:
+        std::fill(p, p + e.numel, 0.f);
+        break;
+      case ParamKind::kNormGain:
+        std::fill(p, p + e.numel, 1.f);
+        break;
+      case ParamKind::kEmbedding:
+        rng.uniform(p, e.numel);
+        for (std::size_t i = 0; i < e.numel; ++i) p[i] = 0.04f * p[i] - 0.02f;
+        break;
+    }
+  }
+  // Zero-initialised last layers of reward and every Q head: predictions start at exactly 0.
+  auto zero_last = [&](const Mlp& m) {
+    const LayerSpec& l = m.layers().back();
+    float* w = params_.data() + m.begin() + l.w;
+    std::fill(w, w + static_cast<std::size_t>(l.in) * l.out, 0.f);
+  };
+  zero_last(layout_.reward);
+  for (const Mlp& q : layout_.q) zero_last(q);
+  std::copy(params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_begin()),
+            params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_end()), target_q_.begin());
+}
+
+void Tdmpc2Model::check_single_task(const char* what) const {
+  LUCID_CHECK(!cfg_.multitask()) << "TD-MPC2 " << what << ": multitask forward passes are not implemented ("
+                                 << cfg_.num_tasks << " tasks)";
+}
+
+void Tdmpc2Model::grow(int rows) const {
+  enc_cache_.reserve(layout_.encoder, rows);
+  dyn_cache_.reserve(layout_.dynamics, rows);
+  rew_cache_.reserve(layout_.reward, rows);
+  pi_cache_.reserve(layout_.pi, rows);
+  q_cache_.reserve(layout_.q.front(), rows);
+  if (decode_.size() < static_cast<std::size_t>(rows)) decode_.resize(rows);
+}
+
+namespace {
+
+// Writes [z | a] rows into dst (rows, L + A).
+void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
+                sizeof(float) * L);
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A) + L, a + static_cast<std::size_t>(r) * A,
+                sizeof(float) * A);
+  }
+}
+
+void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const char* what) {
+  LUCID_CHECK_SHAPE(t.defined() && t.shape().rows() == rows && t.shape().cols() == cols)
+      << what << ": expected " << rows << " x " << cols << ", got "
+      << (t.defined() ? t.shape().str() : std::string("undefined"));
+}
+
+}  // namespace
+
+void Tdmpc2Model::encode_raw(const float* obs, int rows, float* z) const {
+  check_single_task("encode");
+  grow(rows);
+  std::memcpy(enc_cache_.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
+  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows);
+  std::memcpy(z, enc_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+}
+
+void Tdmpc2Model::next_raw(const float* z, const float* a, int rows, float* z_next) const {
+  check_single_task("next");
+  grow(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, dyn_cache_.input());
+  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows);
+  std::memcpy(z_next, dyn_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+}
+
+void Tdmpc2Model::reward_raw(const float* z, const float* a, int rows, float* r) const {
+  check_single_task("reward");
+  grow(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, rew_cache_.input());
+  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows);
+  two_hot_inv_rows(rew_cache_.output(), rows, cfg_, r);
+}
+
+void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target,
+                        float* v) const {
+  check_single_task("Q");
+  grow(rows);
+  std::vector<int> all;
+  if (heads.empty()) {
+    for (int h = 0; h < cfg_.num_q; ++h) all.push_back(h);
+    heads = all;
+  }
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, q_cache_.input());
+  std::fill(v, v + rows, 0.f);
+  const float w = 1.f / static_cast<float>(heads.size());
+  for (int h : heads) {
+    LUCID_CHECK(h >= 0 && h < cfg_.num_q) << "Q head " << h << " out of range [0, " << cfg_.num_q << ")";
+    const float* p = use_target ? target_block(h) : block(layout_.q[h]);
+    mlp_forward(layout_.q[h], p, q_cache_, rows);
+    two_hot_inv_rows(q_cache_.output(), rows, cfg_, decode_.data());
+    for (int r = 0; r < rows; ++r) v[r] += w * decode_[r];
+  }
+}
+
+void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, float* action) const {
+  check_single_task("pi");
+  grow(rows);
+  const int A = cfg_.action_dim;
+  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows);
+  const float* out = pi_cache_.output();
+  const float dif = cfg_.log_std_max - cfg_.log_std_min;
+  for (int r = 0; r < rows; ++r) {
+    const float* mu = out + static_cast<std::size_t>(r) * 2 * A;
+    float* act = action + static_cast<std::size_t>(r) * A;
+    for (int j = 0; j < A; ++j) {
+      float x = mu[j];
+      if (eps) {
+        const float log_std = cfg_.log_std_min + 0.5f * dif * (std::tanh(mu[A + j]) + 1.f);
+        x += eps[static_cast<std::size_t>(r) * A + j] * std::exp(log_std);
+      }
+      act[j] = std::tanh(x);
+    }
+  }
+}
+
+void Tdmpc2Model::encode_into(const Tensor& obs, const Tensor& z) const {
+  const std::int64_t rows = obs.shape().rows();
+  check_rows(obs, rows, cfg_.obs_dim, "TD-MPC2 encode obs");
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 encode z");
+  encode_raw(obs.data(), static_cast<int>(rows), z.data());
+}
+
+void Tdmpc2Model::next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 next z");
+  check_rows(a, rows, cfg_.action_dim, "TD-MPC2 next a");
+  check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 next z'");
+  next_raw(z.data(), a.data(), static_cast<int>(rows), z_next.data());
+}
+
+void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 reward z");
+  check_rows(a, rows, cfg_.action_dim, "TD-MPC2 reward a");
+  check_rows(r, rows, 1, "TD-MPC2 reward r");
+  reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
+}
+
+void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
+                             const Tensor& v) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 Q z");
+  check_rows(a, rows, cfg_.action_dim, "TD-MPC2 Q a");
+  check_rows(v, rows, 1, "TD-MPC2 Q v");
+  q_raw(z.data(), a.data(), static_cast<int>(rows), heads, false, v.data());
+}
+
+void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Tensor& vs) const {
+  const std::int64_t rows = z.shape().rows();
+  LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
+      << "TD-MPC2 Q ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
+  for (int h = 0; h < cfg_.num_q; ++h) {
+    const int head[1] = {h};
+    q_raw(z.data(), a.data(), static_cast<int>(rows), head, false,
+          vs.data() + static_cast<std::size_t>(h) * rows);
+  }
+}
+
+void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const {
+  check_single_task("pi");
+  const std::int64_t rows = z.shape().rows();
+  const int A = cfg_.action_dim;
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
+  check_rows(mean, rows, A, "TD-MPC2 pi mean");
+  check_rows(log_std, rows, A, "TD-MPC2 pi log_std");
+  grow(static_cast<int>(rows));
+  std::memcpy(pi_cache_.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, static_cast<int>(rows));
+  const float dif = cfg_.log_std_max - cfg_.log_std_min;
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int j = 0; j < A; ++j) {
+      const float* o = pi_cache_.output() + r * 2 * A;
+      mean.data()[r * A + j] = o[j];
+      log_std.data()[r * A + j] = cfg_.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+    }
+}
+
+void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
+  check_rows(action, rows, cfg_.action_dim, "TD-MPC2 pi action");
+  if (eps.defined()) check_rows(eps, rows, cfg_.action_dim, "TD-MPC2 pi eps");
+  pi_action_raw(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), action.data());
+}
+
+void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, float* out) {
+  const int nb = cfg.num_bins;
+  const float bs = cfg.bin_size();
+  for (int r = 0; r < rows; ++r) {
+    const float* l = logits + static_cast<std::size_t>(r) * nb;
+    float mx = l[0];
+    for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
+    float sum = 0.f, dot = 0.f;
+    for (int j = 0; j < nb; ++j) {
+      const float e = std::exp(l[j] - mx);
+      sum += e;
+      dot += e * (cfg.vmin + bs * static_cast<float>(j));
+    }
+    const float m = dot / sum;
+    out[r] = std::copysign(std::expm1(std::fabs(m)), m);
+  }
+}
+
+void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, const Tdmpc2Config& cfg,
+                               float* dlogits) {
+  const int nb = cfg.num_bins;
+  const float bs = cfg.bin_size();
+  for (int r = 0; r < rows; ++r) {
+    const float* l = logits + static_cast<std::size_t>(r) * nb;
+    float* d = dlogits + static_cast<std::size_t>(r) * nb;
+    float mx = l[0];
+    for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
+    float sum = 0.f;
+    for (int j = 0; j < nb; ++j) {
+      d[j] = std::exp(l[j] - mx);
+      sum += d[j];
+    }
+    float m = 0.f;
+    for (int j = 0; j < nb; ++j) {
+      d[j] /= sum;
+      m += d[j] * (cfg.vmin + bs * static_cast<float>(j));
+    }
+    // out = symexp(m): d out / d m = exp(|m|); d m / d l_j = p_j (bin_j - m).
+    const float gm = g[r] * std::exp(std::fabs(m));
+    for (int j = 0; j < nb; ++j) d[j] = gm * d[j] * (cfg.vmin + bs * static_cast<float>(j) - m);
+  }
+}
+
+void soft_ce_rows(const float* logits, const float* target, int rows, const Tdmpc2Config& cfg, float scale,
+                  float* ce, float* dlogits) {
+  const int nb = cfg.num_bins;
+  for (int r = 0; r < rows; ++r) {
+    const float* l = logits + static_cast<std::size_t>(r) * nb;
+    float mx = l[0];
+    for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
+    float sum = 0.f;
+    for (int j = 0; j < nb; ++j) sum += std::exp(l[j] - mx);
+    const float lse = mx + std::log(sum);
+    // two-hot of clamp(symlog(target)) (math.two_hot): 1 - w on lo, w on (lo + 1) % nb.
+    float s = std::copysign(std::log1p(std::fabs(target[r])), target[r]);
+    s = std::min(std::max(s, cfg.vmin), cfg.vmax);
+    const float pos = (s - cfg.vmin) / cfg.bin_size();
+    const int lo = std::min(std::max(static_cast<int>(std::floor(pos)), 0), nb - 1);
+    const float w = pos - static_cast<float>(lo);
+    const int hi = (lo + 1) % nb;
+    if (ce) ce[r] = -((1.f - w) * (l[lo] - lse) + w * (l[hi] - lse));
+    if (dlogits) {
+      float* d = dlogits + static_cast<std::size_t>(r) * nb;
+      for (int j = 0; j < nb; ++j) d[j] = scale * std::exp(l[j] - lse);
+      d[lo] -= scale * (1.f - w);
+      d[hi] -= scale * w;
+    }
+  }
+}
+
+}  // namespace lucid::models::tdmpc2
