@@ -1,0 +1,183 @@
+// Forward values against plain loops, and every fused op against its unfused composition
+// (values and gradients): layernorm+mish, soft CE, the GRU gates, ensemble linear.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gradcheck.h"
+#include "lucid/engine/autograd.h"
+#include "lucid/engine/ops.h"
+#include "lucid/error.h"
+#include "lucid/kernels/threading.h"
+#include "lucid_test.h"
+
+namespace lucid {
+namespace {
+
+using testing::all_close;
+using testing::uniform_tensor;
+
+Tensor U(const Shape& s, unsigned seed, float lo = -1.f, float hi = 1.f) {
+  return uniform_tensor(s, lo, hi, seed);
+}
+
+TEST(OpsValues, LinearMatchesLoop) {
+  const int m = 37, k = 19, n = 23;  // odd sizes: no kernel-friendly multiples
+  Tensor x = U({m, k}, 1), w = U({n, k}, 2), b = U({n}, 3);
+  Tensor y = linear(x, w, b);
+  std::vector<double> ref(m * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = b.data()[j];
+      for (int q = 0; q < k; ++q) s += static_cast<double>(x.data()[i * k + q]) * w.data()[j * k + q];
+      ref[i * n + j] = s;
+    }
+  EXPECT_TRUE(all_close(y.data(), ref.data(), ref.size(), 1e-5, 1e-5));
+}
+
+TEST(OpsValues, LargeLinearSplitAcrossThreadsMatchesOneThread) {
+  Tensor x = U({300, 130}, 4), w = U({70, 130}, 5);
+  kernels::set_num_threads(1);
+  Tensor y1 = linear(x, w);
+  kernels::set_num_threads(2);
+  Tensor y2 = linear(x, w);
+  kernels::set_num_threads(1);
+  EXPECT_TRUE(all_close(y2.data(), y1.data(), y1.numel(), 1e-5, 1e-5));
+}
+
+TEST(OpsValues, EnsembleSharedEqualsStackedCopies) {
+  Tensor x = U({5, 6}, 1), w = U({3, 4, 6}, 2), b = U({3, 4}, 3);
+  Tensor shared = ensemble_linear(x, w, b);
+  Tensor stacked =
+      ensemble_linear(concat({reshape(x, {1, 5, 6}), reshape(x, {1, 5, 6}), reshape(x, {1, 5, 6})}, 0), w, b);
+  EXPECT_TRUE(all_close(shared.data(), stacked.data(), shared.numel(), 0, 0));
+  for (int e = 0; e < 3; ++e) {
+    Tensor ref = linear(x, w[e], b[e]);
+    EXPECT_TRUE(all_close(shared[e].data(), ref.data(), ref.numel(), 1e-6, 1e-6));
+  }
+}
+
+TEST(OpsValues, LayerNormNormalises) {
+  Tensor x = U({4, 64}, 1, -3.f, 5.f);
+  Tensor y = layernorm(x, Tensor::ones({64}), Tensor::zeros({64}));
+  for (int r = 0; r < 4; ++r) {
+    double m = 0, v = 0;
+    for (int c = 0; c < 64; ++c) m += y.data()[r * 64 + c];
+    m /= 64;
+    for (int c = 0; c < 64; ++c) v += std::pow(y.data()[r * 64 + c] - m, 2);
+    EXPECT_NEAR(m, 0.0, 1e-5);
+    EXPECT_NEAR(v / 64, 1.0, 1e-3);  // eps = 1e-5 shrinks it a hair
+  }
+}
+
+// Values and all three gradients of two functions must agree.
+void expect_same_fn(const testing::TensorFn& f, const testing::TensorFn& g, std::vector<Tensor> in,
+                    double tol) {
+  for (Tensor& t : in) t.set_requires_grad(true);
+  Tensor yf = f(in), yg = g(in);
+  ASSERT_EQ(yf.shape(), yg.shape());
+  EXPECT_TRUE(all_close(yf.data(), yg.data(), yf.numel(), tol, tol));
+  const Tensor w = U(yf.shape(), 99);
+  const std::vector<Tensor> gf = grad({yf}, in, {w}), gg = grad({yg}, in, {w});
+  for (std::size_t i = 0; i < in.size(); ++i)
+    EXPECT_TRUE(all_close(gf[i].data(), gg[i].data(), gf[i].numel(), tol, tol)) << "input " << i;
+}
+
+TEST(OpsFused, LayerNormMishEqualsLayerNormThenMish) {
+  expect_same_fn([](const std::vector<Tensor>& v) { return layernorm_mish(v[0], v[1], v[2]); },
+                 [](const std::vector<Tensor>& v) { return mish(layernorm(v[0], v[1], v[2])); },
+                 {U({33, 512}, 1, -3.f, 3.f), U({512}, 2, 0.5f, 1.5f), U({512}, 3)}, 1e-5);
+}
+
+TEST(OpsFused, SoftCeEqualsLogSoftmaxTimesTwoHot) {
+  const Tensor target = Tensor::from({-1e5f, -30.f, -0.7f, 0.f, 0.05f, 2.3f, 150.f, 9e4f}, {8, 1});
+  expect_same_fn([target](const std::vector<Tensor>& v) { return soft_ce(v[0], target); },
+                 [target](const std::vector<Tensor>& v) {
+                   return neg(sum_last(mul(two_hot(target), log_softmax(v[0])), true));
+                 },
+                 {U({8, 101}, 4, -3.f, 3.f)}, 1e-5);
+}
+
+TEST(OpsFused, GruTorchGatesEqualComposition) {
+  const int H = 6;
+  auto composed = [H](const std::vector<Tensor>& v) {
+    Tensor gi = linear(v[0], v[2], v[4]), gh = linear(v[1], v[3], v[5]);
+    auto part = [H](const Tensor& t, int k) { return slice(t, -1, k * H, (k + 1) * H); };
+    Tensor r = sigmoid(add(part(gi, 0), part(gh, 0)));
+    Tensor z = sigmoid(add(part(gi, 1), part(gh, 1)));
+    Tensor n = tanh(add(part(gi, 2), mul(r, part(gh, 2))));
+    return add(mul(add(neg(z), 1.f), n), mul(z, v[1]));
+  };
+  expect_same_fn(
+      [](const std::vector<Tensor>& v) { return gru_cell(v[0], v[1], v[2], v[3], v[4], v[5]); }, composed,
+      {U({4, 5}, 1), U({4, H}, 2), U({3 * H, 5}, 3), U({3 * H, H}, 4), U({3 * H}, 5), U({3 * H}, 6)}, 1e-5);
+}
+
+TEST(OpsFused, GruLnGatesEqualComposition) {
+  const int H = 6;
+  auto composed = [H](const std::vector<Tensor>& v) {
+    Tensor p = layernorm(linear(concat({v[1], v[0]}, -1), v[2]), v[3], v[4], 1e-3f);
+    auto part = [H](const Tensor& t, int k) { return slice(t, -1, k * H, (k + 1) * H); };
+    Tensor cand = tanh(mul(sigmoid(part(p, 0)), part(p, 1)));
+    Tensor u = sigmoid(add(part(p, 2), -1.f));
+    return add(mul(u, cand), mul(add(neg(u), 1.f), v[1]));
+  };
+  expect_same_fn(
+      [](const std::vector<Tensor>& v) { return gru_cell_ln(v[0], v[1], v[2], v[3], v[4]); }, composed,
+      {U({4, 5}, 1), U({4, H}, 2), U({3 * H, H + 5}, 3), U({3 * H}, 4, 0.5f, 1.5f), U({3 * H}, 5)}, 1e-5);
+}
+
+TEST(OpsValues, TwoHotFollowsTdmpc2) {
+  // symlog(0) = 0 sits exactly on bin 50; symlog(e - 1) = 1 sits on bin 55; huge values clamp to bin 100.
+  const Tensor t = two_hot(Tensor::from({0.f, std::exp(1.f) - 1.f, 1e9f, -1e9f, std::exp(0.3f) - 1.f}, {5}));
+  EXPECT_EQ(t.shape(), (Shape{5, 101}));
+  auto at = [&](int r, int k) { return t.data()[r * 101 + k]; };
+  EXPECT_NEAR(at(0, 50), 1.f, 1e-6);
+  EXPECT_NEAR(at(1, 55), 1.f, 1e-4);
+  EXPECT_NEAR(at(2, 100), 1.f, 1e-6);
+  EXPECT_NEAR(at(3, 0), 1.f, 1e-6);
+  EXPECT_NEAR(at(4, 51), 0.5f, 1e-4);  // symlog = 0.3: halfway between bins 51 (0.2) and 52 (0.4)
+  EXPECT_NEAR(at(4, 52), 0.5f, 1e-4);
+  for (int r = 0; r < 5; ++r) {
+    float s = 0.f;
+    for (int k = 0; k < 101; ++k) s += at(r, k);
+    EXPECT_NEAR(s, 1.f, 1e-6);
+  }
+}
+
+TEST(OpsValues, TwoHotInvDecodesATwoHot) {
+  const std::vector<float> vals = {0.f, 1.5f, -7.f, 420.f};
+  Tensor logits = log(add(two_hot(Tensor::from(vals, {4})), 1e-12f));
+  Tensor decoded = two_hot_inv(logits);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(decoded.data()[i], vals[i], 1e-3 * (1 + std::abs(vals[i])));
+}
+
+TEST(OpsValues, SimNormSumsToOnePerGroup) {
+  Tensor y = simnorm(U({3, 32}, 1, -4.f, 4.f), 8);
+  for (int g = 0; g < 12; ++g) {
+    float s = 0.f;
+    for (int k = 0; k < 8; ++k) s += y.data()[g * 8 + k];
+    EXPECT_NEAR(s, 1.f, 1e-6);
+  }
+}
+
+TEST(OpsValues, GaussianLogProbAndSquashMatchTdmpc2Formulas) {
+  Tensor eps = Tensor::from({0.5f, -1.f}, {1, 2}), log_std = Tensor::from({-0.2f, 0.3f}, {1, 2});
+  const float ref = (-0.5f * 0.25f + 0.2f) + (-0.5f * 1.f - 0.3f) - 0.5f * std::log(2.f * 3.14159265f) * 2.f;
+  EXPECT_NEAR(gaussian_logprob(eps, log_std).item(), ref, 1e-5);
+  const float c = std::log(1.f - std::pow(std::tanh(0.5f), 2.f) + 1e-6f) +
+                  std::log(1.f - std::pow(std::tanh(-1.f), 2.f) + 1e-6f);
+  EXPECT_NEAR(squash_correction(eps).item(), c, 1e-5);
+}
+
+TEST(OpsValues, BadShapesThrowShapeErrors) {
+  EXPECT_THROW(linear(U({2, 3}, 1), U({4, 5}, 2)), ShapeError);
+  EXPECT_THROW(add(U({2, 3}, 1), U({4}, 2)), ShapeError);
+  EXPECT_THROW(simnorm(U({2, 12}, 1), 8), ShapeError);
+  EXPECT_THROW(soft_ce(U({2, 100}, 1), U({2}, 2)), ShapeError);
+  EXPECT_THROW(concat({U({2, 3}, 1), U({3, 3}, 2)}, -1), ShapeError);
+  EXPECT_THROW(gather_rows(U({2, 3}, 1), {2}), ShapeError);
+}
+
+}  // namespace
+}  // namespace lucid
