@@ -9,12 +9,17 @@
 #include <functional>
 #include <sstream>
 
+#include "dmc/acrobot.h"
+#include "dmc/ball_in_cup.h"
 #include "dmc/cartpole.h"
 #include "dmc/cheetah.h"
 #include "dmc/dmc_env.h"
+#include "dmc/finger.h"
 #include "dmc/fish.h"
 #include "dmc/hopper.h"
 #include "dmc/humanoid.h"
+#include "dmc/pendulum.h"
+#include "dmc/reacher.h"
 #include "dmc/walker.h"
 #include "lucid/envs/wrappers.h"
 #include "lucid/error.h"
@@ -33,12 +38,20 @@ struct TaskEntry {
 
 // clang-format off
 const TaskEntry kTasks[] = {
-    // envs-core: classic control, manipulation-lite
+    // classic control and manipulation
     {"cartpole-balance",        [] { return dmc::make_cartpole(dmc::CartpoleVariant::kBalance); }},
     {"cartpole-balance_sparse", [] { return dmc::make_cartpole(dmc::CartpoleVariant::kBalanceSparse); }},
     {"cartpole-swingup",        [] { return dmc::make_cartpole(dmc::CartpoleVariant::kSwingup); }},
     {"cartpole-swingup_sparse", [] { return dmc::make_cartpole(dmc::CartpoleVariant::kSwingupSparse); }},
-    // envs-locomotion: cheetah, walker, hopper, fish, humanoid
+    {"pendulum-swingup",        [] { return dmc::make_pendulum_swingup(); }},
+    {"acrobot-swingup",         [] { return dmc::make_acrobot_swingup(); }},
+    {"reacher-easy",            [] { return dmc::make_reacher(dmc::kReacherEasyTargetSize); }},
+    {"reacher-hard",            [] { return dmc::make_reacher(dmc::kReacherHardTargetSize); }},
+    {"finger-spin",             [] { return dmc::make_finger_spin(); }},
+    {"finger-turn_easy",        [] { return dmc::make_finger_turn(dmc::kFingerTurnEasyRadius); }},
+    {"finger-turn_hard",        [] { return dmc::make_finger_turn(dmc::kFingerTurnHardRadius); }},
+    {"ball_in_cup-catch",       [] { return dmc::make_ball_in_cup_catch(); }},
+    // locomotion and swimming: cheetah, walker, hopper, fish, humanoid
     {"cheetah-run",             [] { return dmc::make_cheetah_run(); }},
     {"walker-stand",            [] { return dmc::make_walker(dmc::kWalkerStandSpeed); }},
     {"walker-walk",             [] { return dmc::make_walker(dmc::kWalkerWalkSpeed); }},
