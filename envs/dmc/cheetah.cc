@@ -2,7 +2,10 @@
 //   reward  tol(v_x, (10, inf), margin 10, linear, 0) = clip(v_x / 10, 0, 1), where v_x is the
 //           x of subtreelinvel(torso), the centre-of-mass velocity
 //   init    limited joints (the six leg hinges) U(range); the root keeps qpos0; then 200 physics
-//           steps with zero control (2 s) let the body settle on the floor, and time restarts at 0
+//           steps with zero control (2 s) let the body settle on the floor, and time restarts at 0.
+//           dm_control's legacy step starts that loop with mj_step2 on kinematics computed before
+//           the draw; lucid runs full mj_steps, which differs only in the first of the 200 substeps
+//           of a passive, damped settle.
 #include "dmc/cheetah.h"
 
 #include "dmc/rewards.h"
