@@ -217,6 +217,10 @@ template <typename T>
 T __ldg(const T* p) {
   return *p;
 }
+// CUDA's device math names the classification functions unqualified.
+using std::isfinite;
+using std::isinf;
+using std::isnan;
 
 // ---- CUDA runtime API subset (runtime.cc) ---------------------------------------------------
 enum cudaError_t : int {
