@@ -9,6 +9,7 @@
 
 #include "lucid/engine/ops.h"
 #include "lucid/kernels/gemm.h"
+#include "lucid/kernels/gemm_small.h"
 #include "lucid/kernels/reduce.h"
 #include "lucid/kernels/threading.h"
 #include "op_util.h"
@@ -45,6 +46,13 @@ void gemm_rows(bool ta, bool tb, int m, int n, int k, const float* a, int lda, c
   }
 }
 
+// No-grad forwards at planning batch sizes go to the small-batch GEMM, whose weights stay packed
+// per (pointer, storage version) across calls (kernels/gemm_small.h); with a tape the GEMM stays
+// on BLAS (the backward reuses the unpacked weights anyway).
+bool use_small_gemm(int m, std::initializer_list<const Tensor*> inputs) {
+  return m > 0 && m <= kernels::kGemmSmallMaxM && !needs_record(inputs);
+}
+
 // y[r, :] = b for every row (so the GEMM can accumulate on top with beta = 1).
 void fill_rows(float* y, const float* b, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + cols, y + r * cols);
@@ -74,6 +82,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   const int m = static_cast<int>(x.shape().rows()), k = static_cast<int>(w.size(1)),
             n = static_cast<int>(w.size(0));
   Tensor y = Tensor::empty(with_last(x.shape(), n));
+  if (use_small_gemm(m, {&x, &w, &b})) {
+    kernels::gemm_small_cpu(true, m, n, k, 1.f, x.data(), k, w.data(), k, w.version(), 0.f, y.data(), n,
+                            b.defined() ? b.data() : nullptr);
+    return y;
+  }
   if (b.defined()) fill_rows(y.data(), b.data(), m, n);
   gemm_rows(false, true, m, n, k, x.data(), k, w.data(), k, b.defined() ? 1.f : 0.f, y.data(), n);
 
@@ -170,9 +183,16 @@ Tensor ensemble_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       << "ensemble_linear: bias must be (" << e_count << ", " << n << "), got " << b.shape().str();
   const int m = static_cast<int>(x.size(-2));
   Tensor y = Tensor::empty(Shape{e_count, m, n});
+  const bool small = use_small_gemm(m, {&x, &w, &b});
   for (int e = 0; e < e_count; ++e) {
     const float* xe = x.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
     float* ye = y.data() + static_cast<std::int64_t>(e) * m * n;
+    if (small) {
+      kernels::gemm_small_cpu(true, m, n, k, 1.f, xe, k, w.data() + static_cast<std::int64_t>(e) * n * k, k,
+                              w.version(), 0.f, ye, n,
+                              b.defined() ? b.data() + static_cast<std::int64_t>(e) * n : nullptr);
+      continue;
+    }
     if (b.defined()) fill_rows(ye, b.data() + static_cast<std::int64_t>(e) * n, m, n);
     gemm_rows(false, true, m, n, k, xe, k, w.data() + static_cast<std::int64_t>(e) * n * k, k,
               b.defined() ? 1.f : 0.f, ye, n);

@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "lucid/engine/autograd.h"
+#include "lucid/engine/ops.h"
 #include "lucid/engine/rng.h"
 #include "lucid/kernels/gemm.h"
 #include "lucid/kernels/gemm_small.h"
+#include "lucid_test.h"
 
 namespace {
 
@@ -165,6 +168,65 @@ TEST(GemmPackCache, EvictsLeastRecentlyUsedBeyondCapacity) {
   k::gemm_pack_cache_set_capacity(std::size_t(512) << 20);
   k::gemm_pack_cache_clear();
   EXPECT_EQ(k::gemm_pack_cache_bytes(), 0u);
+}
+
+}  // namespace
+
+// ---- the engine's routing: no-grad linear / ensemble_linear with m <= 64 use the packed path ----
+
+namespace {
+
+using lucid::Shape;
+using lucid::Tensor;
+
+Tensor tensor_randn(const Shape& s, std::uint64_t seed, float scale = 1.0f) {
+  std::vector<float> v = randn(std::size_t(s.numel()), seed);
+  for (float& x : v) x *= scale;
+  return Tensor::from(v, s);
+}
+
+TEST(EngineSmallLinear, NoGradMatchesTheTapedBlasPathAndFollowsWeightUpdates) {
+  k::gemm_pack_cache_clear();
+  const Tensor x = tensor_randn(Shape{8, 518}, 1), b = tensor_randn(Shape{512}, 3);
+  Tensor w = tensor_randn(Shape{512, 518}, 2, 0.05f);
+  w.set_requires_grad(true);
+  const Tensor taped = lucid::linear(x, w, b);  // records a node: BLAS path
+  ASSERT_TRUE(taped.requires_grad());
+  Tensor fast;
+  {
+    lucid::NoGrad no_grad;
+    fast = lucid::linear(x, w, b);
+  }
+  EXPECT_GT(k::gemm_pack_cache_bytes(), 0u) << "the no-grad forward did not use the packed path";
+  EXPECT_TRUE(lucid::testing::all_close(fast.data(), taped.data(), std::size_t(fast.numel()), 1e-5, 1e-5));
+
+  // An in-place update that bumps the version must be seen by the next no-grad call.
+  w.data()[0] += 1.0f;
+  w.bump_version();
+  lucid::NoGrad no_grad;
+  const Tensor after = lucid::linear(x, w, b);
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_NEAR(after.data()[i * 512], fast.data()[i * 512] + x.data()[i * 518], 1e-4) << "row " << i;
+  }
+}
+
+TEST(EngineSmallLinear, EnsembleNoGradMatchesPerHeadLinear) {
+  const Tensor x = tensor_randn(Shape{5, 13}, 4), w = tensor_randn(Shape{3, 21, 13}, 5),
+               b = tensor_randn(Shape{3, 21}, 6);
+  lucid::NoGrad no_grad;
+  const Tensor y = lucid::ensemble_linear(x, w, b);
+  ASSERT_EQ(y.shape(), (Shape{3, 5, 21}));
+  for (int e = 0; e < 3; ++e) {
+    std::vector<float> ref(5 * 21);
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 21; ++j) {
+        double acc = b.data()[e * 21 + j];
+        for (int p = 0; p < 13; ++p) acc += double(x.data()[i * 13 + p]) * w.data()[(e * 21 + j) * 13 + p];
+        ref[std::size_t(i) * 21 + j] = float(acc);
+      }
+    EXPECT_TRUE(lucid::testing::all_close(y.data() + e * 5 * 21, ref.data(), ref.size(), 1e-5, 1e-5))
+        << "head " << e;
+  }
 }
 
 }  // namespace

@@ -65,12 +65,15 @@ inline ::testing::AssertionResult gradcheck(const TensorFn& f, std::vector<Tenso
       const double h = opt.step * std::max(1.0, std::abs(static_cast<double>(x0)));
       double lp, lm;
       {
-        NoGrad ng;
+        NoGrad ng;  // writes through data() bump the version, so cached packed weights notice
         p[i] = static_cast<float>(x0 + h);
+        inputs[k].bump_version();
         lp = loss_of(f(inputs));
         p[i] = static_cast<float>(x0 - h);
+        inputs[k].bump_version();
         lm = loss_of(f(inputs));
         p[i] = x0;
+        inputs[k].bump_version();
       }
       // The step actually taken in fp32.
       const double hp = static_cast<double>(static_cast<float>(x0 + h)) - x0;
