@@ -8,23 +8,33 @@ namespace lucid {
 using namespace ops_detail;
 namespace {
 
+// gamma/beta are (cols), or (G, cols) with x (G, ..., cols): G groups of rows (ensemble members)
+// each with its own affine parameters, as in a stacked ensemble of NormedLinear layers.
 Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
                       bool fuse_mish) {
   require_defined(name, {&x, &gamma, &beta});
   require_cpu(name, {&x, &gamma, &beta});
   const std::int64_t cols = x.shape().cols(), rows = x.shape().rows();
-  LUCID_CHECK_SHAPE(x.dim() >= 1 && gamma.shape() == Shape{cols} && beta.shape() == Shape{cols})
+  const bool grouped = gamma.dim() == 2;
+  const std::int64_t groups = grouped ? gamma.size(0) : 1;
+  LUCID_CHECK_SHAPE(x.dim() >= 1 && gamma.shape() == beta.shape() && gamma.shape().cols() == cols &&
+                    (!grouped || (x.dim() >= 2 && x.size(0) == groups)) && gamma.dim() <= 2)
       << name << ": x " << x.shape().str() << ", gamma " << gamma.shape().str() << ", beta "
-      << beta.shape().str();
+      << beta.shape().str() << " (gamma/beta must be (cols) or (x.size(0), cols))";
+  const std::int64_t group_rows = rows / groups;
   Tensor y = Tensor::empty(x.shape());
   Tensor mean = Tensor::empty(Shape{rows}), rstd = Tensor::empty(Shape{rows});
-  kernels::layernorm_forward_cpu(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(),
-                                 rows, cols, eps, fuse_mish);
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t r0 = g * group_rows;
+    kernels::layernorm_forward_cpu(x.data() + r0 * cols, gamma.data() + g * cols, beta.data() + g * cols,
+                                   y.data() + r0 * cols, mean.data() + r0, rstd.data() + r0, group_rows, cols,
+                                   eps, fuse_mish);
+  }
   if (needs_record({&x, &gamma, &beta})) {
     Tensor xs = saved(x), gs = saved(gamma), bs = saved(beta);
     record(y,
            node(name,
-                [xs, gs, bs, mean, rstd, rows, cols, fuse_mish](BackwardContext& ctx) {
+                [xs, gs, bs, mean, rstd, groups, group_rows, cols, fuse_mish](BackwardContext& ctx) {
                   Tensor gx = ctx.needs(0) ? Tensor::empty(xs.shape()) : Tensor();
                   const bool params = ctx.needs(1) || ctx.needs(2);
                   Tensor tg = ctx.accumulate_target(1), tb = ctx.accumulate_target(2);
@@ -35,10 +45,15 @@ Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, co
                     dg = in_place ? tg : Tensor::zeros(gs.shape());
                     db = in_place ? tb : Tensor::zeros(bs.shape());
                   }
-                  kernels::layernorm_backward_cpu(xs.data(), gs.data(), bs.data(), mean.data(), rstd.data(),
-                                                  ctx.grad_out().data(), gx.defined() ? gx.data() : nullptr,
-                                                  params ? dg.data() : nullptr, params ? db.data() : nullptr,
-                                                  rows, cols, fuse_mish);
+                  const float* gy = ctx.grad_out().data();
+                  for (std::int64_t g = 0; g < groups; ++g) {
+                    const std::int64_t r0 = g * group_rows;
+                    kernels::layernorm_backward_cpu(
+                        xs.data() + r0 * cols, gs.data() + g * cols, bs.data() + g * cols, mean.data() + r0,
+                        rstd.data() + r0, gy + r0 * cols, gx.defined() ? gx.data() + r0 * cols : nullptr,
+                        params ? dg.data() + g * cols : nullptr, params ? db.data() + g * cols : nullptr,
+                        group_rows, cols, fuse_mish);
+                  }
                   if (gx.defined()) ctx.set(0, gx);
                   if (in_place) {
                     ctx.accumulated(1);

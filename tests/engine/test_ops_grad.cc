@@ -118,6 +118,9 @@ TEST(OpsGrad, RowOps) {
                         {U({5, 12}, 1, -2.f, 2.f), U({12}, 2, 0.5f, 1.5f), U({12}, 3)}));
   EXPECT_TRUE(gradcheck([](const V& v) { return layernorm_mish(v[0], v[1], v[2]); },
                         {U({2, 3, 12}, 4, -2.f, 2.f), U({12}, 5, 0.5f, 1.5f), U({12}, 6)}));
+  // Ensemble form: per-member gamma/beta.
+  EXPECT_TRUE(gradcheck([](const V& v) { return layernorm_mish(v[0], v[1], v[2]); },
+                        {U({3, 2, 8}, 14, -2.f, 2.f), U({3, 8}, 15, 0.5f, 1.5f), U({3, 8}, 16)}));
   EXPECT_TRUE(gradcheck([](const V& v) { return softmax(v[0]); }, {U({4, 7}, 7, -2.f, 2.f)}));
   EXPECT_TRUE(gradcheck([](const V& v) { return log_softmax(v[0]); }, {U({4, 7}, 8, -2.f, 2.f)}));
   EXPECT_TRUE(gradcheck([](const V& v) { return simnorm(v[0], 8); }, {U({3, 24}, 9, -2.f, 2.f)}));

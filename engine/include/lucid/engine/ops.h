@@ -58,7 +58,8 @@ Tensor symlog(const Tensor& x);                     // sign(x) log(1 + |x|)
 Tensor symexp(const Tensor& x);                     // sign(x) (e^|x| - 1)
 
 // ---- row ops (last dim) ----
-// LayerNorm over the last dim with affine gamma, beta (cols); eps as PyTorch's default.
+// LayerNorm over the last dim with affine gamma, beta (cols); eps as PyTorch's default. For a
+// stacked ensemble, gamma/beta may be (E, cols) with x (E, ..., cols): member e uses row e.
 Tensor layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
 // mish(layernorm(x)) in one pass over memory.
 Tensor layernorm_mish(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
