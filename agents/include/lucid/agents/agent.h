@@ -24,7 +24,7 @@ class ReplayBuffer;
 using UpdateInfo = std::map<std::string, float>;
 
 struct AgentState {
-  std::vector<TensorRecord> tensors;          // names unique within the agent
+  std::vector<TensorRecord> tensors;           // names unique within the agent
   std::map<std::string, std::string> scalars;  // small scalar state (step counters, seeds), as text
 };
 

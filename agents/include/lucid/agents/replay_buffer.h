@@ -57,8 +57,8 @@ class ReplayBuffer {
   // transitions, so per-episode vectors cost nothing and make dropping the oldest trivial).
   struct Episode {
     std::vector<float> obs, action, reward;
-    std::int64_t length = 0;     // transitions
-    std::int64_t first_id = 0;   // global id of its first transition
+    std::int64_t length = 0;    // transitions
+    std::int64_t first_id = 0;  // global id of its first transition
   };
   std::vector<Episode> episodes_;
   std::int64_t next_id_ = 0;

@@ -1,0 +1,33 @@
+// Evaluation: run an agent for whole episodes without exploration noise (TD-MPC2's eval_mode) and
+// collect per-episode returns; optionally record the first episode as video frames.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "lucid/agents/agent.h"
+#include "lucid/envs/env.h"
+
+namespace lucid::agents {
+
+struct EpisodeResult {
+  double ret = 0.0;
+  std::int64_t length = 0;  // agent steps
+  bool diverged = false;    // the physics diverged and ended the episode early
+};
+
+// Called with every rendered frame of the recorded episode.
+using FrameSink = std::function<void(const envs::Image&)>;
+
+struct EvalOptions {
+  int episodes = 10;
+  std::uint64_t seed = 0;  // episode i is reset with seed + i
+  int video_width = 256, video_height = 256;
+  FrameSink frames;  // set: the first episode is rendered frame by frame
+};
+
+std::vector<EpisodeResult> evaluate(Agent& agent, envs::Env& env, const EvalOptions& options);
+
+}  // namespace lucid::agents

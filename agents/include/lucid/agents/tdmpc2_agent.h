@@ -1,0 +1,117 @@
+// The TD-MPC2 agent: acting through a planner (MPPI, or the policy prior) and the official update
+// (facts/tdmpc2.md §1.5).
+//
+// update() = one batch of (H+1, B) observations, (H, B) actions and rewards from the replay
+// buffer, then:
+//   1. no grad: next_z = enc(obs[1:]); td = r + gamma * min of 2 random target-Q heads at
+//      (next_z, pi(next_z) sampled).
+//   2. z_0 = enc(obs[0]), z_{t+1} = d(z_t, a_t); consistency, reward and value (all Q heads, with
+//      dropout) losses weighted by rho^t, coefficients 20 / 0.1 / 0.1; clip 20; Adam (encoder x0.3).
+//   3. policy on the detached latents: Q = mean of 2 random detached heads (updated weights, dropout
+//      on) at (z, pi(z)), divided by the running 5-95 percentile scale, plus 1e-4 x the scaled
+//      entropy (official quirk); clip 20; its own Adam (eps 1e-5).
+//   4. target-Q EMA with tau 0.01.
+// All random choices of one update (heads, policy noise, dropout masks) are drawn up front into an
+// UpdateNoise, so a test can pass the same ones to a PyTorch reference.
+//
+// Memory: every activation buffer is sized at construction for batch_size x (H+1) rows; an
+// update allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lucid/agents/agent.h"
+#include "lucid/agents/replay_buffer.h"
+#include "lucid/engine/optim.h"
+#include "lucid/engine/rng.h"
+#include "lucid/models/tdmpc2/model.h"
+#include "lucid/planners/planner.h"
+
+namespace lucid::agents {
+
+struct Tdmpc2AgentConfig {
+  int obs_dim = 0;
+  int action_dim = 0;
+  int model_size = 5;
+  int batch_size = 256;
+  int horizon = 3;
+  float rho = 0.5f;
+  float lr = 3e-4f;
+  float enc_lr_scale = 0.3f;
+  float consistency_coef = 20.f;
+  float reward_coef = 0.1f;
+  float value_coef = 0.1f;
+  float entropy_coef = 1e-4f;
+  float grad_clip_norm = 20.f;
+  float tau = 0.01f;
+  int episode_length = 500;  // agent steps; sets the discount heuristically
+  bool mpc = true;           // plan with MPPI; false: act with the policy prior
+  std::uint64_t seed = 1;
+  planners::PlannerConfig planner;  // action/latent dims, horizon and discount are filled in
+};
+
+// TD-MPC2's discount heuristic: frac = episode_length / 5, clip((frac - 1) / frac, 0.95, 0.995).
+float tdmpc2_discount(int episode_length);
+
+// RunningScale's target before clamping: P95 - P5 of values, each percentile interpolated linearly
+// between sorted neighbours at position p (n - 1) / 100 (scale.py). Sorts values in place.
+float percentile_spread(std::span<float> values);
+
+struct UpdateNoise {
+  int td_heads[2] = {0, 1};       // target-Q heads for the TD target (min)
+  int pi_heads[2] = {0, 1};       // detached-Q heads for the policy loss (mean)
+  std::vector<float> td_eps;      // (H * B, A) policy noise at next_z
+  std::vector<float> pi_eps;      // ((H + 1) * B, A) policy noise at the detached latents
+  std::vector<float> q_masks;     // (num_q, H * B, mlp_dim) dropout masks, values 0 or 1/(1-p)
+  std::vector<float> pi_q_masks;  // (2, (H + 1) * B, mlp_dim) dropout masks of the policy-loss heads
+};
+
+class Tdmpc2Agent final : public Agent {
+ public:
+  explicit Tdmpc2Agent(const Tdmpc2AgentConfig& config);
+
+  std::string name() const override { return "tdmpc2"; }
+  void reset() override;
+  std::vector<float> act(std::span<const float> obs, bool eval) override;
+  UpdateInfo update(ReplayBuffer& buffer) override;
+  AgentState state() const override;
+  void load_state(const AgentState& state) override;
+
+  // One update from a given batch and given random choices (the golden test's entry point).
+  UpdateInfo update_batch(const Batch& batch, const UpdateNoise& noise);
+  void draw_noise(UpdateNoise& noise);
+
+  models::tdmpc2::Tdmpc2Model& model() { return *model_; }
+  const Tdmpc2AgentConfig& config() const { return cfg_; }
+  float discount() const { return discount_; }
+  float pi_scale() const { return scale_; }
+  Rng& rng() { return rng_; }
+
+ private:
+  void model_update(const Batch& batch, const UpdateNoise& noise, UpdateInfo& info);
+  void pi_update(const UpdateNoise& noise, UpdateInfo& info);
+
+  Tdmpc2AgentConfig cfg_;
+  float discount_;
+  std::unique_ptr<models::tdmpc2::Tdmpc2Model> model_;
+  std::unique_ptr<planners::Planner> planner_;
+  Adam optim_, pi_optim_;
+  float scale_ = 1.f;  // RunningScale of the policy loss
+  Rng rng_;
+  std::int64_t updates_ = 0;
+  UpdateNoise noise_;  // reused by update(); sized once
+
+  // Update buffers (rows: B = batch, HB = H * B, H1B = (H + 1) * B).
+  models::tdmpc2::MlpCache enc_cache_, rew_cache_, pi_cache_, target_cache_;
+  std::vector<models::tdmpc2::MlpCache> dyn_caches_;  // one per step
+  std::vector<models::tdmpc2::MlpCache> q_caches_;    // one per head
+  std::vector<float> next_z_, td_, td_action_, td_q_, zs_, dz_, dx_, dlogits_, ce_;
+  std::vector<float> pi_action_, pi_pre_, q_sum_, q_tmp_, da_, dpi_out_, sorted_;
+  Tensor obs_, act_buf_;  // act(): one observation, planned as a batch of one
+};
+
+}  // namespace lucid::agents

@@ -1,0 +1,324 @@
+// The online trainer loop, its progress line and its checkpoints (see trainer.h).
+#include "lucid/agents/trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <numeric>
+#include <vector>
+
+#include "lucid/agents/evaluation.h"
+#include "lucid/agents/replay_buffer.h"
+#include "lucid/agents/run_writer.h"
+#include "lucid/engine/rng.h"
+#include "lucid/engine/safetensors.h"
+#include "lucid/envs/registry.h"
+#include "lucid/error.h"
+
+namespace lucid::agents {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of a training run, restoring the old ones.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop.store(false);
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  bool requested() const { return g_stop.load(); }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+using Clock = std::chrono::steady_clock;
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  char buf[32];
+  const auto s = static_cast<long long>(seconds);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  return buf;
+}
+
+// Trainer counters that go into every checkpoint.
+struct Progress {
+  std::int64_t step = 0;
+  std::int64_t episode = 0;
+  std::int64_t last_checkpoint = -1;
+  bool eval_pending = false;
+  double wall_time_s = 0.0;  // accumulated over all sessions of this run
+  double last_train_return = NAN;
+  double last_eval_return = NAN;
+  std::int64_t last_eval_step = -1;
+};
+
+const char* kCheckpointName = "latest.safetensors";
+
+void save_checkpoint(const RunWriter& run, const Progress& p, const Agent& agent, const ReplayBuffer& buffer,
+                     const Rng& rng) {
+  std::vector<TensorRecord> tensors;
+  std::map<std::string, std::string> meta;
+  AgentState a = agent.state();
+  for (auto& t : a.tensors) {
+    t.name = "agent/" + t.name;
+    tensors.push_back(std::move(t));
+  }
+  for (auto& [k, v] : a.scalars) meta["agent/" + k] = v;
+  AgentState b = buffer.state();
+  for (auto& t : b.tensors) tensors.push_back(std::move(t));
+  for (auto& [k, v] : b.scalars) meta[k] = v;
+  meta["trainer/step"] = std::to_string(p.step);
+  meta["trainer/episode"] = std::to_string(p.episode);
+  meta["trainer/eval_pending"] = p.eval_pending ? "1" : "0";
+  meta["trainer/wall_time_s"] = std::to_string(p.wall_time_s);
+  meta["trainer/last_train_return"] = std::to_string(p.last_train_return);
+  meta["trainer/last_eval_return"] = std::to_string(p.last_eval_return);
+  meta["trainer/last_eval_step"] = std::to_string(p.last_eval_step);
+  meta["trainer/rng_offset"] = std::to_string(rng.offset());
+  meta["agent_name"] = agent.name();
+  save_safetensors(run.checkpoint_dir() / kCheckpointName, tensors, meta);
+}
+
+std::string need(const std::map<std::string, std::string>& meta, const std::string& key) {
+  auto it = meta.find(key);
+  LUCID_CHECK_AS(it != meta.end(), IoError) << "checkpoint has no value '" << key << "'";
+  return it->second;
+}
+
+Progress load_checkpoint(const RunWriter& run, Agent& agent, ReplayBuffer& buffer, Rng& rng) {
+  SafetensorsFile f = load_safetensors(run.checkpoint_dir() / kCheckpointName);
+  LUCID_CHECK_AS(need(f.metadata, "agent_name") == agent.name(), IoError)
+      << "checkpoint in " << run.dir().string() << " belongs to agent '" << need(f.metadata, "agent_name")
+      << "', not '" << agent.name() << "'";
+  AgentState a, b;
+  for (auto& t : f.tensors) {
+    if (t.name.rfind("agent/", 0) == 0) {
+      t.name = t.name.substr(6);
+      a.tensors.push_back(std::move(t));
+    } else {
+      b.tensors.push_back(std::move(t));
+    }
+  }
+  for (const auto& [k, v] : f.metadata) {
+    if (k.rfind("agent/", 0) == 0) a.scalars[k.substr(6)] = v;
+    if (k.rfind("buffer/", 0) == 0) b.scalars[k] = v;
+  }
+  agent.load_state(a);
+  buffer.load_state(b);
+  Progress p;
+  p.step = std::stoll(need(f.metadata, "trainer/step"));
+  p.episode = std::stoll(need(f.metadata, "trainer/episode"));
+  p.last_checkpoint = p.step;
+  p.eval_pending = need(f.metadata, "trainer/eval_pending") == "1";
+  p.wall_time_s = std::stod(need(f.metadata, "trainer/wall_time_s"));
+  p.last_train_return = std::stod(need(f.metadata, "trainer/last_train_return"));
+  p.last_eval_return = std::stod(need(f.metadata, "trainer/last_eval_return"));
+  p.last_eval_step = std::stoll(need(f.metadata, "trainer/last_eval_step"));
+  rng.set_offset(std::stoull(need(f.metadata, "trainer/rng_offset")));
+  return p;
+}
+
+}  // namespace
+
+int train(const TrainerOptions& o, const AgentFactory& make_agent) {
+  LUCID_CHECK_AS(o.steps > 0 && o.eval_freq > 0 && o.eval_episodes > 0 && o.episode_length > 0, ConfigError)
+      << "steps, eval_freq, eval_episodes and episode_length must be positive";
+  LUCID_CHECK_AS(!o.run_dir.empty(), ConfigError) << "no run folder given";
+
+  envs::EnvOptions env_options;
+  env_options.seed = o.seed;
+  env_options.action_repeat = o.action_repeat;
+  env_options.max_episode_steps = o.episode_length;
+  env_options.dmc_xml_dir = o.dmc_xml;
+  std::unique_ptr<envs::Env> env = envs::make_env(o.task, env_options);
+  envs::EnvOptions eval_options = env_options;
+  eval_options.seed = o.seed + 0x9E3779B97F4A7C15ull;  // a separate stream: eval never shifts training
+  std::unique_ptr<envs::Env> eval_env = envs::make_env(o.task, eval_options);
+
+  const int obs_dim = env->observation_dim(), action_dim = env->action_dim();
+  std::unique_ptr<Agent> agent = make_agent(obs_dim, action_dim);
+  ReplayBuffer buffer(obs_dim, action_dim, std::min(o.buffer_size, o.steps), o.horizon);
+  Rng rng(o.seed, /*stream=*/11);  // random actions of the seeding phase
+
+  RunWriter run(o.run_dir);
+  nlohmann::json summary = o.summary;
+  summary["status"] = "running";
+  summary["steps"] = o.steps;
+
+  Progress p;
+  const bool resuming = std::filesystem::exists(run.checkpoint_dir() / kCheckpointName);
+  if (resuming) {
+    const nlohmann::json old = run.read_summary();
+    if (old.value("status", "") == "finished") {
+      std::fprintf(stderr, "[train] %s already finished (%s); nothing to do\n", o.run_dir.c_str(),
+                   (o.run_dir / "summary.json").c_str());
+      return 0;
+    }
+    p = load_checkpoint(run, *agent, buffer, rng);
+    run.truncate_after(p.step);
+    std::fprintf(stderr, "[train] resuming %s from its checkpoint at step %lld\n", o.run_dir.c_str(),
+                 static_cast<long long>(p.step));
+  } else {
+    run.truncate_after(-1);  // a folder without a checkpoint starts over: no stale rows
+    run.write_config(o.config_yaml);
+  }
+
+  StopSignals stop;
+  const auto session_start = Clock::now();
+  const double wall_before = p.wall_time_s;
+  const std::int64_t step_at_start = p.step;
+  auto wall_now = [&] {
+    return wall_before + std::chrono::duration<double>(Clock::now() - session_start).count();
+  };
+  auto steps_per_s = [&] {
+    const double dt = std::chrono::duration<double>(Clock::now() - session_start).count();
+    return dt > 0 ? static_cast<double>(p.step - step_at_start) / dt : 0.0;
+  };
+  auto write_summary = [&](const char* status) {
+    summary["status"] = status;
+    summary["last_step"] = p.step;
+    summary["wall_time_s"] = wall_now();
+    summary["steps_per_s"] = steps_per_s();
+    summary["final_eval_return"] =
+        std::isnan(p.last_eval_return) ? nlohmann::json() : nlohmann::json(p.last_eval_return);
+    run.write_summary(summary);
+  };
+  auto progress_line = [&](const char* phase) {
+    const double sps = steps_per_s();
+    char eval[64] = "-", ret[32] = "-";
+    if (!std::isnan(p.last_train_return)) std::snprintf(ret, sizeof ret, "%.1f", p.last_train_return);
+    if (p.last_eval_step >= 0)
+      std::snprintf(eval, sizeof eval, "%.1f @%lld", p.last_eval_return,
+                    static_cast<long long>(p.last_eval_step));
+    std::fprintf(stderr,
+                 "[%s] %s %s seed %llu | step %lld/%lld (%.1f%%) | ep %lld return %s | eval %s | %.1f "
+                 "steps/s | ETA %s\n",
+                 phase, o.task.c_str(), agent->name().c_str(), static_cast<unsigned long long>(o.seed),
+                 static_cast<long long>(p.step), static_cast<long long>(o.steps),
+                 100.0 * static_cast<double>(p.step) / static_cast<double>(o.steps),
+                 static_cast<long long>(p.episode), ret, eval, sps,
+                 format_duration(sps > 0 ? static_cast<double>(o.steps - p.step) / sps : NAN).c_str());
+  };
+  auto interrupted = [&] {
+    std::fprintf(stderr,
+                 "[train] interrupted at step %lld; the checkpoint of step %lld is kept — run the same "
+                 "command to resume\n",
+                 static_cast<long long>(p.step),
+                 static_cast<long long>(std::max<std::int64_t>(p.last_checkpoint, 0)));
+    return 130;
+  };
+
+  std::vector<float> ep_obs, ep_act, ep_rew, obs;
+  bool done = true;
+  // A checkpoint is taken at an episode boundary after that boundary's bookkeeping (buffer,
+  // logs, evaluation); a resumed run starts right after it, at the reset of the next episode.
+  bool at_resume_point = resuming;
+  auto last_progress = Clock::now();
+  for (;;) {
+    if (stop.requested()) return interrupted();
+    if (p.step % o.eval_freq == 0 && !at_resume_point) p.eval_pending = true;
+    if (done) {
+      const bool finished = p.step >= o.steps;
+      if (!at_resume_point) {
+        if (p.step > 0 && !ep_rew.empty()) {
+          buffer.add_episode(ep_obs, ep_act, ep_rew);
+          p.last_train_return = std::accumulate(ep_rew.begin(), ep_rew.end(), 0.0);
+          ++p.episode;
+          run.log_train(p.step, p.episode, p.last_train_return, static_cast<std::int64_t>(ep_rew.size()),
+                        steps_per_s(), wall_now());
+        }
+        if (p.eval_pending) {
+          EvalOptions eo;
+          eo.episodes = o.eval_episodes;
+          eo.seed = static_cast<std::uint64_t>(p.step) * 1000u;
+          const auto results = evaluate(*agent, *eval_env, eo);
+          double total = 0;
+          for (std::size_t i = 0; i < results.size(); ++i) {
+            run.log_eval(p.step, static_cast<std::int64_t>(i), results[i].ret, results[i].length, wall_now());
+            total += results[i].ret;
+          }
+          p.last_eval_return = total / static_cast<double>(results.size());
+          p.last_eval_step = p.step;
+          p.eval_pending = false;
+          progress_line("eval");
+        }
+        if (p.step > 0) progress_line("train");
+        if (finished ||
+            (p.step > 0 && p.step - std::max<std::int64_t>(p.last_checkpoint, 0) >= o.checkpoint_freq)) {
+          p.wall_time_s = wall_now();
+          save_checkpoint(run, p, *agent, buffer, rng);
+          p.last_checkpoint = p.step;
+        }
+      }
+      at_resume_point = false;
+      write_summary(finished ? "finished" : "running");
+      if (finished) break;
+      obs = env->reset(static_cast<std::uint64_t>(p.episode));
+      agent->reset();
+      ep_obs.assign(obs.begin(), obs.end());
+      ep_act.clear();
+      ep_rew.clear();
+    }
+
+    std::vector<float> action;
+    if (p.step > o.seed_steps) {
+      action = agent->act(obs, /*eval=*/false);
+    } else {
+      action.resize(action_dim);
+      rng.uniform(action.data(), action.size());
+      for (float& v : action) v = 2.f * v - 1.f;
+    }
+    envs::StepResult s = env->step(action);
+    ep_act.insert(ep_act.end(), action.begin(), action.end());
+    ep_rew.push_back(static_cast<float>(s.reward));
+    ep_obs.insert(ep_obs.end(), s.obs.begin(), s.obs.end());
+    obs = std::move(s.obs);
+    done = s.terminated || s.truncated || s.diverged;
+    if (s.diverged)
+      std::fprintf(stderr, "[train] physics diverged at step %lld; episode ended\n",
+                   static_cast<long long>(p.step));
+
+    if (p.step >= o.seed_steps && buffer.num_episodes() > 0) {
+      const std::int64_t updates = p.step == o.seed_steps ? std::max<std::int64_t>(o.seed_steps, 1) : 1;
+      if (updates > 1)
+        std::fprintf(stderr, "[train] pretraining: %lld updates on the seed data\n",
+                     static_cast<long long>(updates));
+      for (std::int64_t i = 0; i < updates; ++i) {
+        if (stop.requested()) return interrupted();
+        agent->update(buffer);
+        if (updates > 1 &&
+            std::chrono::duration<double>(Clock::now() - last_progress).count() > o.progress_interval_s) {
+          std::fprintf(stderr, "[pretrain] update %lld/%lld\n", static_cast<long long>(i + 1),
+                       static_cast<long long>(updates));
+          last_progress = Clock::now();
+        }
+      }
+    }
+    ++p.step;
+    if (std::chrono::duration<double>(Clock::now() - last_progress).count() > o.progress_interval_s) {
+      progress_line("train");
+      last_progress = Clock::now();
+    }
+  }
+  std::fprintf(stderr, "[train] finished %lld steps in %s; results in %s\n", static_cast<long long>(o.steps),
+               format_duration(wall_now()).c_str(), o.run_dir.c_str());
+  return 0;
+}
+
+}  // namespace lucid::agents
