@@ -1,16 +1,18 @@
-// `lucid train`: online training of an agent on a task, writing a run folder (see apps/README.md).
+// `lucid train`: online training of an agent on a task, writing a run folder (apps/README.md).
+// Interrupt it at any time (Ctrl-C); the same command resumes from the last checkpoint.
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/run_setup.h"
+#include "lucid/agents/trainer.h"
 
 namespace lucid::cli {
 
 int cmd_train(const Config& config) {
-  // The agents (TD-MPC2, issue 9; BMPC, issue 7) have not landed: say so rather than pretend.
-  std::cerr
-      << "lucid train: agent '" << config.get_string("agent")
-      << "' is not in this build yet (the TD-MPC2 agent and trainer are issue 9); nothing was trained\n";
-  return kExitNotBuilt;
+  set_threads(config);
+  const agents::TrainerOptions options = trainer_options(config);
+  return agents::train(options,
+                       [&](int obs_dim, int action_dim) { return make_agent(config, obs_dim, action_dim); });
 }
 
 }  // namespace lucid::cli

@@ -1,0 +1,27 @@
+// Helpers the subcommands share: thread settings, the run folder of a config, and the agent a
+// config names.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "cli/config.h"
+#include "lucid/agents/agent.h"
+#include "lucid/agents/trainer.h"
+
+namespace lucid::cli {
+
+// BLAS and OpenMP share the cores: the one thread count of the config goes to both, and since
+// they never run at the same time (a GEMM, then a fused row op), they do not oversubscribe.
+void set_threads(const Config& config);
+
+// run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
+std::filesystem::path run_folder(const Config& config);
+
+// The agent named by `agent=` for these env sizes; throws ConfigError naming the agents built.
+std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim);
+
+// Trainer options from the config (keys as in TD-MPC2's config.yaml).
+agents::TrainerOptions trainer_options(const Config& config);
+
+}  // namespace lucid::cli
