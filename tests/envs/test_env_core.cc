@@ -1,8 +1,10 @@
 // The framework under every task: registry errors, bad actions, the time limit, divergence,
-// reset semantics, the wrappers. Uses cartpole, the cheapest model.
+// reset semantics, the wrappers, where models are read from. Uses cartpole, the cheapest model.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "lucid/envs/registry.h"
 #include "lucid/envs/wrappers.h"
 #include "lucid/error.h"
+#include "lucid_test.h"
 
 namespace lucid::envs {
 namespace {
@@ -154,6 +157,70 @@ TEST(Env, CtrlKeepsTheUnclampedActionWhileMuJoCoClampsInternally) {
     ASSERT_EQ(a.obs, b.obs) << t;
   }
   EXPECT_EQ(dmc->physics().data()->ctrl[0], 1.5);
+}
+
+}  // namespace
+}  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+// Restores an environment variable when the test ends.
+class ScopedEnvVar {
+ public:
+  ScopedEnvVar(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    if (value != nullptr)
+      setenv(name, value, 1);
+    else
+      unsetenv(name);
+  }
+  ~ScopedEnvVar() {
+    if (had_)
+      setenv(name_, old_.c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  bool had_ = false;
+  std::string old_;
+};
+
+TEST(ModelPath, OwnModelsByDefaultOfficialOnesWhenAsked) {
+  ScopedEnvVar dmc("LUCID_DMC_XML", nullptr);
+  ScopedEnvVar assets("LUCID_ASSETS", nullptr);
+  EXPECT_EQ(model_path("finger"), std::filesystem::path(LUCID_ASSETS_DIR) / "finger.xml");
+  EnvOptions o;
+  o.dmc_xml_dir = "/opt/dm_control/suite";
+  EXPECT_EQ(model_path("finger", o), std::filesystem::path("/opt/dm_control/suite/finger.xml"));
+  o = {};
+  o.assets_dir = "/tmp/my_models";
+  EXPECT_EQ(model_path("finger", o), std::filesystem::path("/tmp/my_models/finger.xml"));
+}
+
+TEST(ModelPath, EnvironmentVariablesAndTheirPrecedence) {
+  ScopedEnvVar dmc("LUCID_DMC_XML", "/from/env/suite");
+  ScopedEnvVar assets("LUCID_ASSETS", "/from/env/assets");
+  EXPECT_EQ(model_path("reacher"), std::filesystem::path("/from/env/suite/reacher.xml"));
+  EnvOptions o;
+  o.dmc_xml_dir = "/explicit/suite";  // the option wins over the variable
+  EXPECT_EQ(model_path("reacher", o), std::filesystem::path("/explicit/suite/reacher.xml"));
+  ScopedEnvVar no_dmc("LUCID_DMC_XML", nullptr);
+  EXPECT_EQ(model_path("reacher"), std::filesystem::path("/from/env/assets/reacher.xml"));
+}
+
+TEST(ModelPath, OfficialModelsLoadThroughTheEnvironmentVariable) {
+  const std::filesystem::path suite = lucid::testing::dmc_xml_dir();
+  if (suite.empty()) GTEST_SKIP() << "../shared/dmc_xml absent";
+  // the checkout root (parent of suite/) is accepted too
+  ScopedEnvVar dmc("LUCID_DMC_XML", suite.parent_path().c_str());
+  EXPECT_EQ(model_path("cartpole"), suite / "cartpole.xml");
+  auto env = make_env("cartpole-swingup");
+  EXPECT_EQ(env->reset(0).size(), 5u);
 }
 
 }  // namespace
