@@ -136,14 +136,21 @@ inline void expect_same_dynamics_parameters(const mjModel* a, const mjModel* b) 
   EXPECT_TRUE(all_close(a->actuator_ctrlrange, b->actuator_ctrlrange, 2 * a->nu, 0, 0)) << "ctrlrange";
 }
 
+// render() and pixel observations (TD-MPC2 renders camera 0 for these domains) see the same view:
+// camera 0 sits on the same body with the same pose, tracking mode and field of view.
+inline void expect_same_camera0(const mjModel* a, const mjModel* b) {
+  ASSERT_GT(a->ncam, 0);
+  ASSERT_GT(b->ncam, 0);
+  EXPECT_EQ(a->cam_bodyid[0], b->cam_bodyid[0]);
+  EXPECT_EQ(a->cam_mode[0], b->cam_mode[0]);
+  EXPECT_EQ(a->cam_fovy[0], b->cam_fovy[0]);
+  EXPECT_TRUE(lucid::testing::all_close(a->cam_pos, b->cam_pos, 3, 1e-12, 1e-12)) << "cam_pos";
+  EXPECT_TRUE(lucid::testing::all_close(a->cam_quat, b->cam_quat, 4, 1e-6, 1e-6)) << "cam_quat";
+}
+
 // Both models from the same initial state under the same actions through the whole task.
-// `mutate` may edit the official model first, to show that the comparison catches a modelling error.
-template <typename Mutate>
-::testing::AssertionResult run_fidelity(const std::string& task, int steps, Mutate&& mutate) {
-  const std::filesystem::path dmc_xml = lucid::testing::dmc_xml_dir();
-  auto ours = make_dmc_env(task);
-  auto theirs = make_dmc_env(task, dmc_xml);
-  mutate(theirs->physics().model());
+// A test may edit the official model first, to show that the comparison catches a modelling error.
+inline ::testing::AssertionResult run_fidelity(dmc::DmcEnv* ours, dmc::DmcEnv* theirs, int steps) {
   if (ours->n_sub_steps() != theirs->n_sub_steps())
     return ::testing::AssertionFailure()
            << "n_sub " << ours->n_sub_steps() << " vs " << theirs->n_sub_steps();
@@ -188,7 +195,8 @@ inline void check_fidelity(const std::string& task, int steps) {
   ASSERT_NE(ours, nullptr);
   ASSERT_NE(theirs, nullptr);
   expect_same_dynamics_parameters(ours->physics().model(), theirs->physics().model());
-  EXPECT_TRUE(run_fidelity(task, steps, [](mjModel*) {}));
+  expect_same_camera0(ours->physics().model(), theirs->physics().model());
+  EXPECT_TRUE(run_fidelity(ours.get(), theirs.get(), steps)) << task;
 }
 
 // Qpos index of a named joint.

@@ -104,10 +104,12 @@ TEST(WalkerFidelity, MatchesDmControl) {
 // (one wrong number) must fail it.
 TEST(WalkerFidelity, DetectsAModelError) {
   if (lucid::testing::dmc_xml_dir().empty()) GTEST_SKIP() << "dm_control's models are absent";
-  auto perturbed = testing::run_fidelity(
-      "walker-walk", 200, [](mjModel* m) { m->geom_friction[3 * mj_name2id(m, mjOBJ_GEOM, "floor")] = 1.0; });
-  EXPECT_FALSE(perturbed);
-  EXPECT_TRUE(testing::run_fidelity("walker-walk", 200, [](mjModel*) {}));
+  auto ours = make_dmc_env("walker-walk");
+  auto theirs = make_dmc_env("walker-walk", lucid::testing::dmc_xml_dir());
+  EXPECT_TRUE(testing::run_fidelity(ours.get(), theirs.get(), 200));
+  mjModel* m = theirs->physics().model();
+  m->geom_friction[3 * mj_name2id(m, mjOBJ_GEOM, "floor")] = 1.0;
+  EXPECT_FALSE(testing::run_fidelity(ours.get(), theirs.get(), 200));
 }
 
 }  // namespace
