@@ -1,0 +1,483 @@
+// TD-MPC2 agent: acting and the update (see tdmpc2_agent.h for the steps and facts/tdmpc2.md §1.5).
+//
+// Row conventions: latents zs are (H+1, B, L) time-major, so rows [t * B, (t + 1) * B) are step t;
+// actions, rewards and TD targets are (H, B, .) the same way. Reward and Q heads see all H steps
+// at once (H * B rows); dynamics runs step by step with one cache per step so its backward can
+// walk back through time.
+#include "lucid/agents/tdmpc2_agent.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "lucid/error.h"
+
+namespace lucid::agents {
+
+using models::tdmpc2::Mlp;
+using models::tdmpc2::mlp_backward;
+using models::tdmpc2::mlp_forward;
+using models::tdmpc2::MlpCache;
+
+float tdmpc2_discount(int episode_length) {
+  LUCID_CHECK_AS(episode_length > 0, ConfigError)
+      << "episode_length must be positive, got " << episode_length;
+  const float frac = static_cast<float>(episode_length) / 5.f;
+  return std::clamp((frac - 1.f) / frac, 0.95f, 0.995f);
+}
+
+namespace {
+
+models::tdmpc2::Tdmpc2Config model_config(const Tdmpc2AgentConfig& c) {
+  return models::tdmpc2::tdmpc2_preset(c.model_size, c.obs_dim, c.action_dim);
+}
+
+// Model optimizer: encoder at lr x enc_lr_scale; dynamics, reward and Q heads (contiguous) at lr.
+std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Layout& l, float enc_lr_scale) {
+  return {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
+          {l.dynamics.begin(), l.q_end() - l.dynamics.begin(), 1.f}};
+}
+
+void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
+                sizeof(float) * L);
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A) + L, a + static_cast<std::size_t>(r) * A,
+                sizeof(float) * A);
+  }
+}
+
+// dz[r] += dx[r, :L] for rows of a (rows, L + A) input gradient.
+void add_latent_grad(const float* dx, int L, int A, int rows, float* dz) {
+  for (int r = 0; r < rows; ++r) {
+    const float* src = dx + static_cast<std::size_t>(r) * (L + A);
+    float* dst = dz + static_cast<std::size_t>(r) * L;
+    for (int j = 0; j < L; ++j) dst[j] += src[j];
+  }
+}
+
+void pick_two(int n, Rng& rng, int* heads) {
+  const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
+  int b = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n - 1)), n - 2);
+  if (b >= a) ++b;
+  heads[0] = a;
+  heads[1] = b;
+}
+
+void fill_dropout(float* mask, std::size_t n, float p, Rng& rng) {
+  rng.uniform(mask, n);
+  const float keep = 1.f / (1.f - p);
+  for (std::size_t i = 0; i < n; ++i) mask[i] = mask[i] >= p ? keep : 0.f;
+}
+
+// RunningScale._percentile: linear interpolation between sorted neighbours, positions in float.
+float percentile(std::span<const float> sorted, int n, float pct) {
+  const float pos = pct * static_cast<float>(n - 1) / 100.f;
+  const int lo = static_cast<int>(std::floor(pos));
+  const int hi = std::min(lo + 1, n - 1);
+  const float w_hi = pos - static_cast<float>(lo);
+  return sorted[lo] * (1.f - w_hi) + sorted[hi] * w_hi;
+}
+
+}  // namespace
+
+float percentile_spread(std::span<float> values) {
+  LUCID_CHECK(!values.empty()) << "percentile of no values";
+  std::sort(values.begin(), values.end());
+  const int n = static_cast<int>(values.size());
+  return percentile(values, n, 95.f) - percentile(values, n, 5.f);
+}
+
+Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
+    : cfg_(config),
+      discount_(tdmpc2_discount(config.episode_length)),
+      model_(std::make_unique<models::tdmpc2::Tdmpc2Model>(model_config(config))),
+      optim_(model_->params().size(), model_groups(model_->layout(), config.enc_lr_scale),
+             AdamOptions{config.lr}),
+      pi_optim_(model_->params().size(), {{model_->layout().pi.begin(), model_->layout().pi.size(), 1.f}},
+                AdamOptions{config.lr, 0.9f, 0.999f, 1e-5f}),
+      rng_(config.seed, 0) {
+  LUCID_CHECK_AS(cfg_.batch_size >= 2 && cfg_.horizon >= 1, ConfigError)
+      << "tdmpc2: batch_size >= 2 and horizon >= 1 required";
+  Rng init_rng(cfg_.seed, 1);
+  model_->init(init_rng);
+  const auto& mc = model_->config();
+  planners::PlannerConfig pc = cfg_.planner;
+  pc.name = cfg_.mpc ? cfg_.planner.name : "policy";
+  pc.action_dim = mc.action_dim;
+  pc.latent_dim = mc.latent_dim;
+  pc.horizon = cfg_.horizon;
+  pc.discount = discount_;
+  planner_ = planners::make_planner(pc);
+  planner_->allocate(1);
+  obs_ = Tensor::zeros(Shape{1, mc.obs_dim});
+
+  const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, M = mc.mlp_dim;
+  const int HB = H * B, H1B = (H + 1) * B;
+  const auto& lay = model_->layout();
+  enc_cache_.reserve(lay.encoder, B);
+  rew_cache_.reserve(lay.reward, HB);
+  pi_cache_.reserve(lay.pi, H1B);
+  dyn_caches_.resize(H);
+  for (auto& c : dyn_caches_) c.reserve(lay.dynamics, B);
+  q_caches_.resize(mc.num_q);
+  for (auto& c : q_caches_) c.reserve(lay.q.front(), H1B);
+  next_z_.resize(static_cast<std::size_t>(HB) * L);
+  td_.resize(HB);
+  td_action_.resize(static_cast<std::size_t>(HB) * A);
+  td_q_.resize(HB);
+  zs_.resize(static_cast<std::size_t>(H1B) * L);
+  dz_.resize(static_cast<std::size_t>(H1B) * L);
+  dx_.resize(static_cast<std::size_t>(H1B) * (L + A));
+  dlogits_.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
+  ce_.resize(H1B);
+  pi_action_.resize(static_cast<std::size_t>(H1B) * A);
+  pi_pre_.resize(static_cast<std::size_t>(H1B) * A);
+  q_sum_.resize(H1B);
+  q_tmp_.resize(H1B);
+  da_.resize(static_cast<std::size_t>(H1B) * A);
+  dpi_out_.resize(static_cast<std::size_t>(H1B) * 2 * A);
+  sorted_.resize(B);
+  noise_.td_eps.resize(static_cast<std::size_t>(HB) * A);
+  noise_.pi_eps.resize(static_cast<std::size_t>(H1B) * A);
+  noise_.q_masks.resize(static_cast<std::size_t>(mc.num_q) * HB * M);
+  noise_.pi_q_masks.resize(static_cast<std::size_t>(2) * H1B * M);
+}
+
+void Tdmpc2Agent::reset() { planner_->reset(); }
+
+std::vector<float> Tdmpc2Agent::act(std::span<const float> obs, bool eval) {
+  LUCID_CHECK_SHAPE(static_cast<int>(obs.size()) == cfg_.obs_dim)
+      << "tdmpc2 act: expected " << cfg_.obs_dim << " observation values, got " << obs.size();
+  for (float v : obs) LUCID_CHECK_SHAPE(std::isfinite(v)) << "tdmpc2 act: non-finite observation value " << v;
+  std::copy(obs.begin(), obs.end(), obs_.data());
+  const Tensor a = planner_->plan(*model_, obs_, rng_, eval);
+  return {a.data(), a.data() + cfg_.action_dim};
+}
+
+void Tdmpc2Agent::draw_noise(UpdateNoise& n) {
+  const auto& mc = model_->config();
+  const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, M = mc.mlp_dim;
+  n.td_eps.resize(static_cast<std::size_t>(H) * B * A);
+  n.pi_eps.resize(static_cast<std::size_t>(H + 1) * B * A);
+  n.q_masks.resize(static_cast<std::size_t>(mc.num_q) * H * B * M);
+  n.pi_q_masks.resize(static_cast<std::size_t>(2) * (H + 1) * B * M);
+  pick_two(mc.num_q, rng_, n.td_heads);
+  pick_two(mc.num_q, rng_, n.pi_heads);
+  rng_.normal(n.td_eps.data(), n.td_eps.size());
+  rng_.normal(n.pi_eps.data(), n.pi_eps.size());
+  fill_dropout(n.q_masks.data(), n.q_masks.size(), mc.dropout, rng_);
+  fill_dropout(n.pi_q_masks.data(), n.pi_q_masks.size(), mc.dropout, rng_);
+}
+
+UpdateInfo Tdmpc2Agent::update(ReplayBuffer& buffer) {
+  LUCID_CHECK(buffer.horizon() == cfg_.horizon)
+      << "tdmpc2: buffer horizon " << buffer.horizon() << " != " << cfg_.horizon;
+  const Batch& batch = buffer.sample(cfg_.batch_size, rng_);
+  draw_noise(noise_);
+  return update_batch(batch, noise_);
+}
+
+UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& noise) {
+  const auto& mc = model_->config();
+  const int B = cfg_.batch_size, H = cfg_.horizon;
+  LUCID_CHECK_SHAPE(batch.obs.shape() == (Shape{H + 1, B, mc.obs_dim}))
+      << "tdmpc2 update: obs " << batch.obs.shape().str() << ", expected (" << H + 1 << ", " << B << ", "
+      << mc.obs_dim << ")";
+  LUCID_CHECK_SHAPE(batch.action.shape() == (Shape{H, B, mc.action_dim}))
+      << "tdmpc2 update: action " << batch.action.shape().str();
+  LUCID_CHECK_SHAPE(batch.reward.numel() == static_cast<std::int64_t>(H) * B)
+      << "tdmpc2 update: reward " << batch.reward.shape().str();
+  UpdateInfo info;
+  model_update(batch, noise, info);
+  pi_update(noise, info);
+  const auto& l = model_->layout();
+  ema_update(model_->target_q(), model_->params().subspan(l.q_begin(), l.q_end() - l.q_begin()), cfg_.tau);
+  ++updates_;
+  return info;
+}
+
+void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, UpdateInfo& info) {
+  auto& m = *model_;
+  const auto& mc = m.config();
+  const auto& lay = m.layout();
+  const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, O = mc.obs_dim;
+  const int M = mc.mlp_dim, NB = mc.num_bins, HB = H * B;
+  const float* obs = batch.obs.data();
+  const float* act = batch.action.data();
+  const float* rew = batch.reward.data();
+
+  // 1. TD targets (no grad): online encoder on obs[1:], policy sample, min of two target heads.
+  m.encode_raw(obs + static_cast<std::size_t>(B) * O, HB, next_z_.data());
+  m.pi_action_raw(next_z_.data(), noise.td_eps.data(), HB, td_action_.data());
+  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads, 1), true, td_.data());
+  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads + 1, 1), true,
+          td_q_.data());
+  for (int i = 0; i < HB; ++i) td_[i] = rew[i] + discount_ * std::min(td_[i], td_q_[i]);
+
+  std::fill(m.grads().begin(), m.grads().end(), 0.f);
+  std::fill(dz_.begin(), dz_.end(), 0.f);
+
+  // 2. Latent rollout and consistency loss.
+  std::memcpy(enc_cache_.input(), obs, sizeof(float) * B * O);
+  mlp_forward(lay.encoder, m.block(lay.encoder), enc_cache_, B);
+  std::memcpy(zs_.data(), enc_cache_.output(), sizeof(float) * B * L);
+  float consistency = 0.f, w = 1.f;
+  const float cons_scale = cfg_.consistency_coef * 2.f / (static_cast<float>(B) * L * H);
+  for (int t = 0; t < H; ++t, w *= cfg_.rho) {
+    MlpCache& c = dyn_caches_[t];
+    concat_rows(zs_.data() + static_cast<std::size_t>(t) * B * L, L,
+                act + static_cast<std::size_t>(t) * B * A, A, B, c.input());
+    mlp_forward(lay.dynamics, m.block(lay.dynamics), c, B);
+    float* z = zs_.data() + static_cast<std::size_t>(t + 1) * B * L;
+    std::memcpy(z, c.output(), sizeof(float) * B * L);
+    const float* target = next_z_.data() + static_cast<std::size_t>(t) * B * L;
+    float* dz = dz_.data() + static_cast<std::size_t>(t + 1) * B * L;
+    double se = 0.0;
+    for (int i = 0; i < B * L; ++i) {
+      const float d = z[i] - target[i];
+      se += static_cast<double>(d) * d;
+      dz[i] += w * cons_scale * d;
+    }
+    consistency += w * static_cast<float>(se / (static_cast<double>(B) * L));
+  }
+  consistency /= static_cast<float>(H);
+
+  // 3. Reward and value losses over all H steps at once.
+  concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
+  mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
+  float reward_loss = 0.f, value_loss = 0.f;
+  w = 1.f;
+  for (int t = 0; t < H; ++t, w *= cfg_.rho) {
+    const std::size_t r0 = static_cast<std::size_t>(t) * B;
+    soft_ce_rows(rew_cache_.output() + r0 * NB, rew + r0, B, mc,
+                 cfg_.reward_coef * w / (static_cast<float>(B) * H), ce_.data(), dlogits_.data() + r0 * NB);
+    float s = 0.f;
+    for (int b = 0; b < B; ++b) s += ce_[b];
+    reward_loss += w * s / static_cast<float>(B);
+  }
+  reward_loss /= static_cast<float>(H);
+  mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
+               dx_.data());
+  add_latent_grad(dx_.data(), L, A, HB, dz_.data());
+
+  for (int q = 0; q < mc.num_q; ++q) {
+    MlpCache& c = q_caches_[q];
+    const Mlp& head = lay.q[q];
+    std::memcpy(c.input(), rew_cache_.input(), sizeof(float) * HB * (L + A));
+    mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
+    w = 1.f;
+    for (int t = 0; t < H; ++t, w *= cfg_.rho) {
+      const std::size_t r0 = static_cast<std::size_t>(t) * B;
+      soft_ce_rows(c.output() + r0 * NB, td_.data() + r0, B, mc,
+                   cfg_.value_coef * w / (static_cast<float>(B) * H * mc.num_q), ce_.data(),
+                   dlogits_.data() + r0 * NB);
+      float s = 0.f;
+      for (int b = 0; b < B; ++b) s += ce_[b];
+      value_loss += w * s / static_cast<float>(B);
+    }
+    mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());
+    add_latent_grad(dx_.data(), L, A, HB, dz_.data());
+  }
+  value_loss /= static_cast<float>(H * mc.num_q);
+
+  // 4. Back through the dynamics (last step first), then the encoder.
+  for (int t = H - 1; t >= 0; --t) {
+    mlp_backward(lay.dynamics, m.block(lay.dynamics), m.grad_block(lay.dynamics), dyn_caches_[t],
+                 dz_.data() + static_cast<std::size_t>(t + 1) * B * L, dx_.data());
+    add_latent_grad(dx_.data(), L, A, B, dz_.data() + static_cast<std::size_t>(t) * B * L);
+  }
+  mlp_backward(lay.encoder, m.block(lay.encoder), m.grad_block(lay.encoder), enc_cache_, dz_.data(), nullptr);
+
+  const float total =
+      cfg_.consistency_coef * consistency + cfg_.reward_coef * reward_loss + cfg_.value_coef * value_loss;
+  const std::span<float> model_grads = m.grads().subspan(0, lay.q_end());
+  const float grad_norm = clip_grad_norm(model_grads, cfg_.grad_clip_norm);
+  if (std::isfinite(grad_norm)) optim_.step(m.params(), m.grads());
+  info["consistency_loss"] = consistency;
+  info["reward_loss"] = reward_loss;
+  info["value_loss"] = value_loss;
+  info["total_loss"] = total;
+  info["grad_norm"] = grad_norm;
+}
+
+void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
+  auto& m = *model_;
+  const auto& mc = m.config();
+  const auto& lay = m.layout();
+  const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, M = mc.mlp_dim;
+  const int R = (H + 1) * B;
+  const float dif = mc.log_std_max - mc.log_std_min;
+  constexpr float kHalfLog2Pi = 0.9189385175704956f;
+
+  // Policy on the detached latents: a = tanh(mu + eps * exp(log_std)).
+  std::memcpy(pi_cache_.input(), zs_.data(), sizeof(float) * R * L);
+  mlp_forward(lay.pi, m.block(lay.pi), pi_cache_, R);
+  const float* out = pi_cache_.output();
+  const float* eps = noise.pi_eps.data();
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < A; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r) * A + j;
+      const float* o = out + static_cast<std::size_t>(r) * 2 * A;
+      const float log_std = mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+      pi_pre_[i] = o[j] + eps[i] * std::exp(log_std);
+      pi_action_[i] = std::tanh(pi_pre_[i]);
+    }
+
+  // Q of the two chosen heads (updated weights, no parameter gradient; dropout on as in train mode).
+  std::fill(q_sum_.begin(), q_sum_.end(), 0.f);
+  for (int k = 0; k < 2; ++k) {
+    const Mlp& head = lay.q[noise.pi_heads[k]];
+    MlpCache& c = q_caches_[k];
+    concat_rows(zs_.data(), L, pi_action_.data(), A, R, c.input());
+    mlp_forward(head, m.block(head), c, R, noise.pi_q_masks.data() + static_cast<std::size_t>(k) * R * M);
+    models::tdmpc2::two_hot_inv_rows(c.output(), R, mc, q_tmp_.data());
+    for (int r = 0; r < R; ++r) q_sum_[r] += 0.5f * q_tmp_[r];
+  }
+
+  // RunningScale: lerp towards max(P95 - P5, 1) of the first step's Q.
+  std::copy(q_sum_.begin(), q_sum_.begin() + B, sorted_.begin());
+  const float spread = std::max(percentile_spread(std::span<float>(sorted_.data(), B)), 1.f);
+  scale_ += cfg_.tau * (spread - scale_);
+
+  // Loss = mean_t rho^t mean_b -(c * scaled_entropy + q / S); gradients per row.
+  std::fill(da_.begin(), da_.end(), 0.f);
+  float loss = 0.f, entropy_sum = 0.f, w = 1.f;
+  for (int t = 0; t <= H; ++t, w *= cfg_.rho) {
+    const float row_w = w / (static_cast<float>(H + 1) * B);
+    for (int b = 0; b < B; ++b) {
+      const int r = t * B + b;
+      const float* o = out + static_cast<std::size_t>(r) * 2 * A;
+      float lp_gauss = 0.f, correction = 0.f;
+      for (int j = 0; j < A; ++j) {
+        const std::size_t i = static_cast<std::size_t>(r) * A + j;
+        const float log_std = mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+        lp_gauss += -0.5f * eps[i] * eps[i] - log_std - kHalfLog2Pi;
+        const float a = pi_action_[i];
+        correction += std::log(std::max(1.f - a * a, 0.f) + 1e-6f);
+      }
+      const float lp = lp_gauss - correction;
+      const float slp = lp_gauss * static_cast<float>(A);
+      // scaled_entropy = -lp * (slp / (lp + 1e-8)), differentiated through both factors.
+      const float den = lp + 1e-8f;
+      const float se = -lp * (slp / den);
+      loss += row_w * -(cfg_.entropy_coef * se + q_sum_[r] / scale_);
+      entropy_sum += se;
+      const float g_se = -row_w * cfg_.entropy_coef;
+      const float g_q = -row_w / scale_;
+      q_tmp_[r] = 0.5f * g_q;  // d loss / d (each head's decoded value)
+      const float g_lp = g_se * (-slp / den + lp * slp / (den * den));
+      const float g_slp = g_se * (-lp / den);
+      const float g_lpg = g_lp + g_slp * static_cast<float>(A);
+      float* dout = dpi_out_.data() + static_cast<std::size_t>(r) * 2 * A;
+      for (int j = 0; j < A; ++j) {
+        const std::size_t i = static_cast<std::size_t>(r) * A + j;
+        const float a = pi_action_[i];
+        const float one_m = 1.f - a * a;
+        // lp = lp_gauss - sum log(relu(1 - a^2) + 1e-6): d/da = 2a / (relu(1 - a^2) + 1e-6) when 1 - a^2 > 0.
+        da_[i] = one_m > 0.f ? g_lp * 2.f * a / (one_m + 1e-6f) : 0.f;
+        const float th = std::tanh(o[A + j]);
+        const float log_std = mc.log_std_min + 0.5f * dif * (th + 1.f);
+        // Stash the log_std path (from lp_gauss) and the pre-tanh std for after the Q backward.
+        dout[A + j] = -g_lpg;  // d loss / d log_std from lp_gauss, completed below
+        dout[j] = eps[i] * std::exp(log_std);
+      }
+    }
+  }
+
+  // Q backward to the action (two heads, each weighted 1/2).
+  for (int k = 0; k < 2; ++k) {
+    const Mlp& head = lay.q[noise.pi_heads[k]];
+    MlpCache& c = q_caches_[k];
+    models::tdmpc2::two_hot_inv_backward_rows(c.output(), q_tmp_.data(), R, mc, dlogits_.data());
+    mlp_backward(head, m.block(head), nullptr, c, dlogits_.data(), dx_.data());
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < A; ++j)
+        da_[static_cast<std::size_t>(r) * A + j] += dx_[static_cast<std::size_t>(r) * (L + A) + L + j];
+  }
+
+  // Through tanh, the reparameterisation and the log_std squashing into the policy outputs.
+  for (int r = 0; r < R; ++r) {
+    const float* o = out + static_cast<std::size_t>(r) * 2 * A;
+    float* dout = dpi_out_.data() + static_cast<std::size_t>(r) * 2 * A;
+    for (int j = 0; j < A; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r) * A + j;
+      const float a = pi_action_[i];
+      const float dpre = da_[i] * (1.f - a * a);
+      const float eps_std = dout[j];
+      const float dlog_std = dout[A + j] + dpre * eps_std;
+      const float th = std::tanh(o[A + j]);
+      dout[j] = dpre;
+      dout[A + j] = dlog_std * 0.5f * dif * (1.f - th * th);
+    }
+  }
+  mlp_backward(lay.pi, m.block(lay.pi), m.grad_block(lay.pi), pi_cache_, dpi_out_.data(), nullptr);
+  const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
+  const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
+  if (std::isfinite(pi_norm)) pi_optim_.step(m.params(), m.grads());
+  info["pi_loss"] = loss;
+  info["pi_grad_norm"] = pi_norm;
+  info["pi_scale"] = scale_;
+  info["pi_entropy"] = entropy_sum / static_cast<float>(R);
+}
+
+AgentState Tdmpc2Agent::state() const {
+  AgentState s;
+  auto add = [&](const std::string& name, std::span<const float> v) {
+    s.tensors.push_back(
+        {name, {static_cast<std::int64_t>(v.size())}, std::vector<float>(v.begin(), v.end())});
+  };
+  add("model.params", model_->params());
+  add("model.target_q", model_->target_q());
+  add("optim.exp_avg", optim_.exp_avg());
+  add("optim.exp_avg_sq", optim_.exp_avg_sq());
+  add("pi_optim.exp_avg", pi_optim_.exp_avg());
+  add("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
+  const float scale[1] = {scale_};
+  add("pi_scale", scale);
+  s.scalars["optim.step"] = std::to_string(optim_.step_count());
+  s.scalars["pi_optim.step"] = std::to_string(pi_optim_.step_count());
+  s.scalars["rng.seed"] = std::to_string(rng_.seed());
+  s.scalars["rng.offset"] = std::to_string(rng_.offset());
+  s.scalars["updates"] = std::to_string(updates_);
+  s.scalars["model_size"] = std::to_string(cfg_.model_size);
+  return s;
+}
+
+void Tdmpc2Agent::load_state(const AgentState& s) {
+  auto find = [&](const std::string& name, std::size_t n) -> const std::vector<float>& {
+    for (const TensorRecord& r : s.tensors)
+      if (r.name == name) {
+        LUCID_CHECK_AS(r.data.size() == n, IoError)
+            << "tdmpc2 state: '" << name << "' has " << r.data.size() << " values, expected " << n;
+        return r.data;
+      }
+    LUCID_FAIL(IoError) << "tdmpc2 state: missing tensor '" << name << "'";
+  };
+  auto scalar = [&](const std::string& key) -> std::int64_t {
+    const auto it = s.scalars.find(key);
+    LUCID_CHECK_AS(it != s.scalars.end(), IoError) << "tdmpc2 state: missing scalar '" << key << "'";
+    return std::stoll(it->second);
+  };
+  auto copy = [&](const std::string& name, std::span<float> dst) {
+    const auto& v = find(name, dst.size());
+    std::copy(v.begin(), v.end(), dst.begin());
+  };
+  LUCID_CHECK_AS(scalar("model_size") == cfg_.model_size, IoError)
+      << "tdmpc2 state: saved model_size " << scalar("model_size") << " != " << cfg_.model_size;
+  copy("model.params", model_->params());
+  copy("model.target_q", model_->target_q());
+  copy("optim.exp_avg", optim_.exp_avg());
+  copy("optim.exp_avg_sq", optim_.exp_avg_sq());
+  copy("pi_optim.exp_avg", pi_optim_.exp_avg());
+  copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
+  scale_ = find("pi_scale", 1)[0];
+  optim_.set_step_count(scalar("optim.step"));
+  pi_optim_.set_step_count(scalar("pi_optim.step"));
+  rng_ = Rng(static_cast<std::uint64_t>(scalar("rng.seed")), 0);
+  rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
+  updates_ = scalar("updates");
+  planner_->reset();
+}
+
+}  // namespace lucid::agents

@@ -1,0 +1,119 @@
+// TD-MPC2 agent behaviour around the update: the discount heuristic, the percentile scale, acting,
+// and state()/load_state() giving a bit-identical continuation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "lucid/agents/tdmpc2_agent.h"
+#include "lucid/error.h"
+
+namespace lucid::agents {
+namespace {
+
+TEST(Tdmpc2Discount, FollowsTheHeuristic) {
+  EXPECT_FLOAT_EQ(tdmpc2_discount(500), 0.99f);     // DMControl
+  EXPECT_FLOAT_EQ(tdmpc2_discount(100), 0.95f);     // Meta-World: (20 - 1) / 20
+  EXPECT_FLOAT_EQ(tdmpc2_discount(10000), 0.995f);  // clipped above
+  EXPECT_THROW(tdmpc2_discount(0), ConfigError);
+}
+
+TEST(Tdmpc2Scale, PercentileSpreadInterpolatesLikeTorch) {
+  std::vector<float> v;
+  for (int i = 20; i >= 1; --i) v.push_back(static_cast<float>(i));
+  // positions 0.95 and 18.05 of the sorted 1..20: 1.95 and 19.05.
+  EXPECT_NEAR(percentile_spread(v), 19.05f - 1.95f, 1e-5f);
+  std::vector<float> one{3.f};
+  EXPECT_EQ(percentile_spread(one), 0.f);
+}
+
+Tdmpc2AgentConfig small_config(std::uint64_t seed) {
+  Tdmpc2AgentConfig c;
+  c.obs_dim = 5;
+  c.action_dim = 2;
+  c.model_size = 1;
+  c.batch_size = 8;
+  c.seed = seed;
+  c.planner.num_samples = 64;
+  c.planner.num_elites = 8;
+  c.planner.num_pi_trajs = 4;
+  return c;
+}
+
+Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) {
+  Batch b;
+  const int H = c.horizon, B = c.batch_size;
+  b.obs = Tensor::zeros(Shape{H + 1, B, c.obs_dim});
+  b.action = Tensor::zeros(Shape{H, B, c.action_dim});
+  b.reward = Tensor::zeros(Shape{H, B, 1});
+  rng.normal(b.obs.data(), b.obs.numel());
+  rng.uniform(b.action.data(), b.action.numel());
+  for (std::int64_t i = 0; i < b.action.numel(); ++i) b.action.data()[i] = 2.f * b.action.data()[i] - 1.f;
+  rng.normal(b.reward.data(), b.reward.numel());
+  return b;
+}
+
+TEST(Tdmpc2Agent, ActsInBoundsAndRejectsBadObservations) {
+  Tdmpc2Agent agent(small_config(1));
+  const std::vector<float> obs{0.1f, -0.2f, 0.3f, 0.f, 1.f};
+  for (bool eval : {true, false}) {
+    const auto a = agent.act(obs, eval);
+    ASSERT_EQ(a.size(), 2u);
+    for (float v : a) EXPECT_LE(std::fabs(v), 1.f);
+  }
+  EXPECT_THROW(agent.act(std::vector<float>{1.f, 2.f}, true), ShapeError);
+  EXPECT_THROW(agent.act(std::vector<float>{0.f, 0.f, NAN, 0.f, 0.f}, true), ShapeError);
+}
+
+TEST(Tdmpc2Agent, UpdatesReduceTheModelLossOnAFixedBatch) {
+  const auto cfg = small_config(2);
+  Tdmpc2Agent agent(cfg);
+  Rng data(9);
+  const Batch batch = make_batch(cfg, data);
+  UpdateNoise noise;
+  agent.draw_noise(noise);
+  const float first = agent.update_batch(batch, noise).at("total_loss");
+  float last = first;
+  for (int i = 0; i < 30; ++i) {
+    agent.draw_noise(noise);
+    last = agent.update_batch(batch, noise).at("total_loss");
+  }
+  EXPECT_LT(last, 0.7f * first);
+}
+
+TEST(Tdmpc2Agent, StateRoundTripContinuesBitIdentically) {
+  const auto cfg = small_config(3);
+  Tdmpc2Agent a(cfg);
+  Rng data(4);
+  const Batch batch = make_batch(cfg, data);
+  UpdateNoise noise;
+  for (int i = 0; i < 2; ++i) {
+    a.draw_noise(noise);
+    a.update_batch(batch, noise);
+  }
+  Tdmpc2Agent b(small_config(99));  // different seed: everything must come from the state
+  b.load_state(a.state());
+  for (int i = 0; i < 2; ++i) {
+    UpdateNoise na, nb;
+    a.draw_noise(na);
+    b.draw_noise(nb);
+    const auto ia = a.update_batch(batch, na);
+    const auto ib = b.update_batch(batch, nb);
+    EXPECT_EQ(ia.at("total_loss"), ib.at("total_loss"));
+    EXPECT_EQ(ia.at("pi_loss"), ib.at("pi_loss"));
+  }
+  const auto pa = a.model().params(), pb = b.model().params();
+  ASSERT_EQ(pa.size(), pb.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) differ += pa[i] != pb[i];
+  EXPECT_EQ(differ, 0u);
+  const std::vector<float> obs{0.5f, 0.1f, -0.3f, 0.2f, 0.f};
+  EXPECT_EQ(a.act(obs, false), b.act(obs, false));
+
+  AgentState broken = a.state();
+  broken.tensors[0].data.pop_back();
+  EXPECT_THROW(b.load_state(broken), IoError);
+}
+
+}  // namespace
+}  // namespace lucid::agents
