@@ -326,3 +326,36 @@ INSTANTIATE_TEST_SUITE_P(Dmc, ClassicFidelity,
 
 }  // namespace
 }  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+// The fidelity comparison is only worth something if it fails on a small modelling error: each case
+// perturbs one number of the official model that the trajectory depends on, by a few percent.
+// Runs the fidelity rollout after `mutate` edited the official model.
+template <typename Mutate>
+::testing::AssertionResult fidelity_after(const char* task, Mutate&& mutate) {
+  auto ours = make_dmc_env(task);
+  auto theirs = make_dmc_env(task, lucid::testing::dmc_xml_dir());
+  mutate(theirs->physics().model());
+  return testing::run_fidelity(ours.get(), theirs.get(), 300);
+}
+
+TEST(ClassicFidelityCheck, DetectsSmallModelErrors) {
+  if (lucid::testing::dmc_xml_dir().empty()) GTEST_SKIP() << "../shared/dmc_xml absent";
+  // acrobot: 2% more damping on the elbow
+  EXPECT_FALSE(fidelity_after("acrobot-swingup", [](mjModel* m) { m->dof_damping[1] *= 1.02; }));
+  // cartpole: a 1% heavier cart
+  EXPECT_FALSE(fidelity_after("cartpole-swingup", [](mjModel* m) { m->body_mass[1] *= 1.01; }));
+  // finger: softer contacts (solref time constant .02 -> .025)
+  EXPECT_FALSE(fidelity_after("finger-spin", [](mjModel* m) {
+    for (int g = 0; g < m->ngeom; ++g) m->geom_solref[mjNREF * g] = 0.025;
+  }));
+  // ball_in_cup: a 1 cm shorter string
+  EXPECT_FALSE(fidelity_after("ball_in_cup-catch", [](mjModel* m) { m->tendon_range[1] = 0.29; }));
+  // reacher: 3% weaker wrist motor
+  EXPECT_FALSE(fidelity_after("reacher-easy", [](mjModel* m) { m->actuator_gear[6] *= 0.97; }));
+}
+
+}  // namespace
+}  // namespace lucid::envs
