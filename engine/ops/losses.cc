@@ -6,6 +6,7 @@
 
 #include "lucid/engine/ops.h"
 #include "lucid/engine/rng.h"
+#include "lucid/kernels/loss.h"
 #include "lucid/kernels/softmax.h"
 #include "op_util.h"
 
@@ -65,8 +66,27 @@ Tensor soft_ce(const Tensor& logits, const Tensor& target, const TwoHotSpec& spe
 }
 
 Tensor mse(const Tensor& a, const Tensor& b) {
-  LUCID_CHECK_SHAPE(a.shape() == b.shape()) << "mse: " << a.shape().str() << " vs " << b.shape().str();
-  return mean(square(sub(a, b)));
+  require_defined("mse", {&a, &b});
+  require_cpu("mse", {&a, &b});
+  LUCID_CHECK_SHAPE(a.shape() == b.shape() && a.numel() > 0)
+      << "mse: " << a.shape().str() << " vs " << b.shape().str();
+  Tensor y = Tensor::scalar(kernels::mse_forward_cpu(a.data(), b.data(), a.numel()));
+  if (needs_record({&a, &b})) {
+    Tensor as = saved(a), bs = saved(b);
+    record(y,
+           node("mse",
+                [as, bs](BackwardContext& ctx) {
+                  Tensor ga = ctx.needs(0) ? Tensor::empty(as.shape()) : Tensor();
+                  Tensor gb = ctx.needs(1) ? Tensor::empty(bs.shape()) : Tensor();
+                  kernels::mse_backward_cpu(as.data(), bs.data(), ctx.grad_out().item(),
+                                            ga.defined() ? ga.data() : nullptr,
+                                            gb.defined() ? gb.data() : nullptr, as.numel());
+                  if (ga.defined()) ctx.set(0, ga);
+                  if (gb.defined()) ctx.set(1, gb);
+                }),
+           {&a, &b});
+  }
+  return y;
 }
 
 Tensor gaussian_logprob(const Tensor& eps, const Tensor& log_std) {

@@ -22,9 +22,11 @@ void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (std::int64_t c = 0; c < cols; ++c) s += xr[c];
     const float m = static_cast<float>(s / static_cast<double>(cols));
     double v = 0.0;
+#pragma omp simd reduction(+ : v)
     for (std::int64_t c = 0; c < cols; ++c) {
       const double d = static_cast<double>(xr[c] - m);
       v += d * d;
@@ -33,6 +35,7 @@ void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta
     mean[r] = m;
     rstd[r] = rs;
     if (fuse_mish) {
+#pragma omp simd
       for (std::int64_t c = 0; c < cols; ++c) yr[c] = hd::mish((xr[c] - m) * rs * gamma[c] + beta[c]);
     } else {
 #pragma omp simd
@@ -65,19 +68,24 @@ void layernorm_backward_cpu(const float* x, const float* gamma, const float* bet
       const float m = mean[r], rs = rstd[r];
       // dp = d loss / d (gamma * xhat + beta)
       if (fuse_mish) {
+#pragma omp simd
         for (std::int64_t c = 0; c < cols; ++c)
           dp[c] = gr[c] * hd::mish_grad((xr[c] - m) * rs * gamma[c] + beta[c]);
       } else {
         for (std::int64_t c = 0; c < cols; ++c) dp[c] = gr[c];
       }
       float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
       for (std::int64_t c = 0; c < cols; ++c) {
         const float xhat = (xr[c] - m) * rs;
         const float dxhat = dp[c] * gamma[c];
         sum_dxhat += dxhat;
         sum_dxhat_xhat += dxhat * xhat;
-        if (params) {
-          pg[c] += dp[c] * xhat;
+      }
+      if (params) {
+#pragma omp simd
+        for (std::int64_t c = 0; c < cols; ++c) {
+          pg[c] += dp[c] * (xr[c] - m) * rs;
           pb[c] += dp[c];
         }
       }
@@ -85,6 +93,7 @@ void layernorm_backward_cpu(const float* x, const float* gamma, const float* bet
         float* gxr = gx + r * cols;
         const float inv_n = 1.f / static_cast<float>(cols);
         const float a = sum_dxhat * inv_n, b = sum_dxhat_xhat * inv_n;
+#pragma omp simd
         for (std::int64_t c = 0; c < cols; ++c) {
           const float xhat = (xr[c] - m) * rs;
           gxr[c] = rs * (dp[c] * gamma[c] - a - xhat * b);

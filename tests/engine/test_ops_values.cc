@@ -98,6 +98,12 @@ TEST(OpsFused, SoftCeEqualsLogSoftmaxTimesTwoHot) {
                  {U({8, 101}, 4, -3.f, 3.f)}, 1e-5);
 }
 
+TEST(OpsFused, MseEqualsMeanOfSquaredDifference) {
+  expect_same_fn([](const std::vector<Tensor>& v) { return mse(v[0], v[1]); },
+                 [](const std::vector<Tensor>& v) { return mean(square(sub(v[0], v[1]))); },
+                 {U({64, 600}, 1), U({64, 600}, 2)}, 1e-5);  // the fused sum is in double
+}
+
 TEST(OpsFused, GruTorchGatesEqualComposition) {
   const int H = 6;
   auto composed = [H](const std::vector<Tensor>& v) {

@@ -99,7 +99,7 @@ Tensor two_hot_inv(const Tensor& logits, const TwoHotSpec& spec = {});
 Tensor soft_ce(const Tensor& logits, const Tensor& target, const TwoHotSpec& spec = {});
 
 // ---- losses and distributions ----
-Tensor mse(const Tensor& a, const Tensor& b);  // mean over all elements -> scalar
+Tensor mse(const Tensor& a, const Tensor& b);  // mean((a - b)^2) over all elements -> scalar, fused
 // TD-MPC2 math.gaussian_logprob: sum(-0.5 eps^2 - log_std, -1) - 0.5 log(2 pi) D  -> (..., 1).
 Tensor gaussian_logprob(const Tensor& eps, const Tensor& log_std);
 // TD-MPC2 math.squash's correction term: sum(log(relu(1 - tanh(x)^2) + 1e-6), -1) -> (..., 1), so
