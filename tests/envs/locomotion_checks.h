@@ -199,6 +199,21 @@ inline void check_fidelity(const std::string& task, int steps) {
   EXPECT_TRUE(run_fidelity(ours.get(), theirs.get(), steps)) << task;
 }
 
+// Camera 0 (render()'s default) shows the robot after reset: enough pixels have the robot's orange
+// hue (red > green > blue), which neither the blue floor nor the blue sky has.
+inline void expect_camera0_sees_robot(const std::string& task) {
+  auto env = make_dmc_env(task);
+  env->reset(3);
+  const Image img = env->render(80, 60);
+  ASSERT_EQ(img.rgb.size(), 80u * 60u * 3u);
+  int robot = 0;
+  for (std::size_t i = 0; i < img.rgb.size(); i += 3) {
+    const int r = img.rgb[i], g = img.rgb[i + 1], b = img.rgb[i + 2];
+    robot += r > g + 12 && g > b;
+  }
+  EXPECT_GT(robot, 80 * 60 / 200) << task << ": under 0.5% of camera 0's pixels show the robot";
+}
+
 // Qpos index of a named joint.
 inline int qpos_of(const Physics& physics, const char* joint) {
   return physics.model()->jnt_qposadr[physics.joint_id(joint)];

@@ -67,6 +67,8 @@ TEST(Cheetah, RewardIsClippedForwardSpeed) {
   }
 }
 
+TEST(Cheetah, CameraZeroSeesTheRobot) { testing::expect_camera0_sees_robot("cheetah-run"); }
+
 TEST(CheetahFidelity, MatchesDmControl) { testing::check_fidelity("cheetah-run", 300); }
 
 }  // namespace

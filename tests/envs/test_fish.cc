@@ -104,6 +104,8 @@ TEST(Fish, RewardOnKnownStates) {
   EXPECT_NEAR(env->task().reward(p), 7.0 * 0.1 / 8.0, 1e-9);
 }
 
+TEST(Fish, CameraZeroSeesTheRobot) { testing::expect_camera0_sees_robot("fish-swim"); }
+
 TEST(FishFidelity, MatchesDmControl) { testing::check_fidelity("fish-swim", 200); }
 
 }  // namespace

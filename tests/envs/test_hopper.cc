@@ -90,6 +90,8 @@ TEST(Hopper, RewardOnKnownStates) {
   }
 }
 
+TEST(Hopper, CameraZeroSeesTheRobot) { testing::expect_camera0_sees_robot("hopper-hop"); }
+
 TEST(HopperFidelity, MatchesDmControl) {
   testing::check_fidelity("hopper-stand", 200);
   testing::check_fidelity("hopper-hop", 200);

@@ -104,6 +104,8 @@ TEST(Humanoid, RewardOnKnownStates) {
   }
 }
 
+TEST(Humanoid, CameraZeroSeesTheRobot) { testing::expect_camera0_sees_robot("humanoid-run"); }
+
 TEST(HumanoidFidelity, MatchesDmControl) {
   // The three tasks share the model and differ only in the reward: one rollout checks the
   // dynamics, the other two the rewards over a shorter horizon.

@@ -96,6 +96,8 @@ TEST(Walker, RewardOnKnownStates) {
   }
 }
 
+TEST(Walker, CameraZeroSeesTheRobot) { testing::expect_camera0_sees_robot("walker-walk"); }
+
 TEST(WalkerFidelity, MatchesDmControl) {
   for (const char* task : kTasks) check_fidelity(task, 200);
 }
