@@ -29,7 +29,14 @@ Physics Physics::from_xml(const std::filesystem::path& path) {
   install_warning_handler();
   LUCID_CHECK_AS(std::filesystem::exists(path), IoError) << "MuJoCo model not found: " << path.string();
   std::array<char, 1024> error{};
-  mjModel* m = mj_loadXML(path.c_str(), nullptr, error.data(), static_cast<int>(error.size()));
+  mjModel* m = nullptr;
+  {
+    // MuJoCo's XML loader keeps the last parsed model in a process-wide slot (for mj_saveLastXML);
+    // lucid serialises loads instead of relying on how 2.2.2 guards it. Stepping needs no lock.
+    static std::mutex load_mutex;
+    std::lock_guard<std::mutex> lock(load_mutex);
+    m = mj_loadXML(path.c_str(), nullptr, error.data(), static_cast<int>(error.size()));
+  }
   LUCID_CHECK_AS(m != nullptr, IoError)
       << "MuJoCo could not compile " << path.string() << ": " << error.data();
   mjData* d = mj_makeData(m);

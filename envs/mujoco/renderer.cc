@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "lucid/error.h"
@@ -41,6 +42,9 @@ struct Renderer::State {
   }
 
   void make(mjModel* m, int w, int h) {
+    // mjr_makeContext loads MuJoCo's global OpenGL function table; serialise context creation.
+    static std::mutex make_mutex;
+    std::lock_guard<std::mutex> lock(make_mutex);
     release();
     width = std::max(w, m->vis.global.offwidth);
     height = std::max(h, m->vis.global.offheight);
