@@ -6,8 +6,6 @@
 // gradient flowing into its output has been summed. grad() first marks which nodes lie on a path
 // to a chosen input and asks each node only for the input gradients on such a path.
 #include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "lucid/engine/autograd.h"
 #include "lucid/error.h"
@@ -106,25 +104,54 @@ AutogradStats& autograd_stats() { return t_stats; }
 void reset_autograd_stats() { t_stats = AutogradStats{}; }
 
 // ---- the runner ----
+namespace {
+thread_local std::uint64_t t_epoch = 0;
+thread_local std::vector<Node*> t_order;  // reused: a steady-state backward allocates no containers
+thread_local std::vector<Node*> t_stack;
+
+void add_pending(Node* n, const Tensor& g) {
+  Node::RunState& r = n->run;
+  if (!r.pending.defined()) {
+    r.pending = g;
+    r.owned = false;
+    return;
+  }
+  if (!r.owned) {
+    r.pending = r.pending.clone();
+    r.owned = true;
+  }
+  add_into(r.pending, g);
+}
+}  // namespace
+
 class Engine {
  public:
   // targets empty: backward() mode (every active edge, leaves accumulate into .grad).
-  Engine(const std::vector<Tensor>& targets) : grad_mode_(!targets.empty()) {
+  explicit Engine(const std::vector<Tensor>& targets) : targets_(targets), grad_mode_(!targets.empty()) {
+    epoch_ = ++t_epoch;
+    results_.resize(targets.size());
     for (std::size_t k = 0; k < targets.size(); ++k) {
       const Tensor& t = targets[k];
       LUCID_CHECK(t.defined()) << "grad(): input " << k << " is undefined";
       LUCID_CHECK(t.requires_grad()) << "grad(): input " << k << " does not require grad";
-      if (t.grad_fn())
-        target_nodes_[t.grad_fn().get()] = k;
-      else
-        target_leaves_[t.impl().get()] = k;
     }
-    results_.resize(targets.size());
   }
 
   void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs) {
-    std::unordered_map<Node*, Pending> pending;
-    std::vector<Node*> roots;
+    std::vector<Node*>& order = t_order;
+    std::vector<Node*>& stack = t_stack;
+    order.clear();
+    stack.clear();
+    auto visit = [&](Node* n) {
+      if (n->run.epoch == epoch_) return;
+      n->run = Node::RunState{};
+      n->run.epoch = epoch_;
+      order.push_back(n);
+      stack.push_back(n);
+    };
+
+    // Seed the output gradients.
+    std::vector<std::pair<Node*, Tensor>> seeds;
     for (std::size_t k = 0; k < outputs.size(); ++k) {
       const Tensor& y = outputs[k];
       LUCID_CHECK(y.defined() && y.requires_grad()) << "output " << k << " does not require grad";
@@ -137,67 +164,53 @@ class Engine {
       LUCID_CHECK_SHAPE(g.shape() == y.shape())
           << "gradient " << g.shape().str() << " for output " << y.shape().str();
       if (y.grad_fn()) {
-        pending[y.grad_fn().get()].add(g);
-        roots.push_back(y.grad_fn().get());
+        visit(y.grad_fn().get());
+        seeds.emplace_back(y.grad_fn().get(), g);
       } else {
         deliver_leaf(y.impl().get(), g);  // an output that is itself a leaf
       }
     }
-
-    // Collect reachable nodes.
-    std::vector<Node*> order;
-    std::unordered_set<Node*> seen;
-    std::vector<Node*> stack(roots.begin(), roots.end());
+    // Collect the reachable nodes.
     while (!stack.empty()) {
       Node* n = stack.back();
       stack.pop_back();
-      if (!seen.insert(n).second) continue;
-      order.push_back(n);
       for (const Edge& e : n->edges)
-        if (e.fn) stack.push_back(e.fn.get());
+        if (e.fn) visit(e.fn.get());
     }
+    for (auto& [n, g] : seeds) add_pending(n, g);
+    for (std::size_t k = 0; k < targets_.size(); ++k)
+      if (Node* n = targets_[k].grad_fn().get(); n && n->run.epoch == epoch_)
+        n->run.target = static_cast<int>(k);
+
+    // Ascending sequence: a node's inputs are decided before the node itself.
     std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq < b->seq; });
-
-    // Which edges carry a wanted gradient. Ascending order: inputs are decided before consumers.
-    std::unordered_map<Node*, std::vector<bool>> needs;
-    std::unordered_set<Node*> relevant;
     for (Node* n : order) {
-      std::vector<bool> need(n->edges.size(), false);
       bool any = false;
-      for (std::size_t i = 0; i < n->edges.size(); ++i) {
-        const Edge& e = n->edges[i];
-        if (!grad_mode_) {
-          need[i] = e.active();
-        } else if (e.leaf) {
-          need[i] = target_leaves_.count(e.leaf.get()) > 0;
-        } else if (e.fn) {
-          need[i] = target_nodes_.count(e.fn.get()) > 0 || relevant.count(e.fn.get()) > 0;
-        }
-        any = any || need[i];
-      }
-      if (any) relevant.insert(n);
-      needs[n] = std::move(need);
+      for (const Edge& e : n->edges) any = any || wanted(e);
+      n->run.relevant = any;
     }
 
-    BackwardContext ctx;
+    BackwardContext& ctx = ctx_;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       Node* n = *it;
-      auto p = pending.find(n);
-      if (p == pending.end()) continue;
-      Tensor g = std::move(p->second.grad);
-      pending.erase(p);
-      if (auto t = target_nodes_.find(n); t != target_nodes_.end()) results_[t->second].grad = g;
-      if (!relevant.count(n)) continue;
+      Node::RunState& r = n->run;
+      if (!r.pending.defined()) continue;
+      Tensor g = std::move(r.pending);
+      r.pending = Tensor();
+      if (r.target >= 0) results_[r.target].add(g);
+      if (!r.relevant) continue;
 
       const std::size_t m = n->edges.size();
-      ctx.grad_out_ = g;
-      ctx.needs_ = needs[n];
+      ctx.grad_out_ = std::move(g);
+      ctx.needs_.assign(m, false);
       ctx.grads_.assign(m, Tensor());
       ctx.done_in_place_.assign(m, false);
       ctx.targets_.assign(m, Tensor());
-      if (!grad_mode_)
-        for (std::size_t i = 0; i < m; ++i)
-          if (n->edges[i].leaf && n->edges[i].leaf->grad.defined()) ctx.targets_[i] = n->edges[i].leaf->grad;
+      for (std::size_t i = 0; i < m; ++i) {
+        const Edge& e = n->edges[i];
+        ctx.needs_[i] = wanted(e);
+        if (!grad_mode_ && e.leaf && e.leaf->grad.defined()) ctx.targets_[i] = e.leaf->grad;
+      }
       n->backward(ctx);
       ++t_stats.nodes_run;
 
@@ -219,7 +232,7 @@ class Engine {
           LUCID_CHECK_SHAPE(gi.shape() == e.fn->out_shape)
               << n->name() << " backward: input " << i << " gradient " << gi.shape().str() << ", expected "
               << e.fn->out_shape.str();
-          pending[e.fn.get()].add(gi);
+          add_pending(e.fn.get(), gi);
         } else if (e.leaf) {
           LUCID_CHECK_SHAPE(gi.shape() == e.leaf->shape)
               << n->name() << " backward: input " << i << " gradient " << gi.shape().str() << ", expected "
@@ -228,25 +241,41 @@ class Engine {
         }
       }
       ctx.grad_out_ = Tensor();
-      ctx.grads_.clear();
-      ctx.targets_.clear();
+      for (Tensor& t : ctx.grads_) t = Tensor();
+      for (Tensor& t : ctx.targets_) t = Tensor();
     }
+    order.clear();
   }
 
-  std::vector<Tensor> results(const std::vector<Tensor>& targets) {
-    for (std::size_t k = 0; k < results_.size(); ++k)
-      if (!results_[k].grad.defined())
-        results_[k].grad = Tensor::zeros(targets[k].shape(), targets[k].device());
+  std::vector<Tensor> results() {
     std::vector<Tensor> out;
-    for (auto& r : results_) out.push_back(r.grad);
+    for (std::size_t k = 0; k < results_.size(); ++k) {
+      if (!results_[k].grad.defined())
+        results_[k].grad = Tensor::zeros(targets_[k].shape(), targets_[k].device());
+      out.push_back(results_[k].grad);
+    }
     return out;
   }
 
  private:
+  // Whether the gradient along edge e is wanted: always in backward(); in grad() when it leads
+  // to a chosen input, directly or through a relevant node.
+  bool wanted(const Edge& e) const {
+    if (!grad_mode_) return e.active();
+    if (e.leaf) return leaf_target(e.leaf.get()) >= 0;
+    if (e.fn) return e.fn->run.target >= 0 || e.fn->run.relevant;
+    return false;
+  }
+
+  int leaf_target(const TensorImpl* leaf) const {
+    for (std::size_t k = 0; k < targets_.size(); ++k)  // a handful of inputs: a scan beats a map
+      if (!targets_[k].grad_fn() && targets_[k].impl().get() == leaf) return static_cast<int>(k);
+    return -1;
+  }
+
   void deliver_leaf(TensorImpl* leaf, const Tensor& g) {
     if (grad_mode_) {
-      auto t = target_leaves_.find(leaf);
-      if (t != target_leaves_.end()) results_[t->second].add(g);
+      if (const int k = leaf_target(leaf); k >= 0) results_[k].add(g);
       return;
     }
     ++t_stats.leaf_grads_to_params;
@@ -256,10 +285,11 @@ class Engine {
       leaf->grad = g.clone();
   }
 
+  std::vector<Tensor> targets_;  // by value: backward() passes a temporary
   bool grad_mode_;
-  std::unordered_map<Node*, std::size_t> target_nodes_;
-  std::unordered_map<TensorImpl*, std::size_t> target_leaves_;
+  std::uint64_t epoch_ = 0;
   std::vector<Pending> results_;
+  BackwardContext ctx_;
 };
 
 void backward(const Tensor& loss, const Tensor& grad_out) {
@@ -272,7 +302,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   LUCID_CHECK(!inputs.empty()) << "grad() needs at least one input";
   Engine engine(inputs);
   engine.run(outputs, grad_outputs);
-  return engine.results(inputs);
+  return engine.results();
 }
 
 }  // namespace lucid

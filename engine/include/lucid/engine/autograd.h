@@ -61,6 +61,16 @@ struct Node {
   std::vector<Edge> edges;  // one per differentiable input, in the op's argument order
   std::uint64_t seq = 0;
   Shape out_shape;
+
+  // Scratch of the runner during one backward()/grad() (a graph is run by one thread at a time):
+  // kept on the node so a run needs no hash maps, only one vector of the reachable nodes.
+  struct RunState {
+    std::uint64_t epoch = 0;  // run that last visited this node
+    bool relevant = false;    // on a path to a wanted gradient
+    bool owned = false;       // `pending` is the runner's own buffer (safe to += into)
+    int target = -1;          // index into grad()'s inputs when this node's output is one
+    Tensor pending;           // sum of the gradients that reached this node's output so far
+  } run;
 };
 
 // A node whose backward is a lambda: most ops are a few lines, and the captures are exactly the
