@@ -36,6 +36,12 @@ struct PlannerConfig {
   float max_std = 2.f;
   float temperature = 0.5f;
   float discount = 0.99f;
+  // Gradient planners (Dream-MPC, Grad-MPC; facts/dream_mpc.md §1.2): step size, uncertainty
+  // penalty lambda, warm-start blend rho, global gradient-norm clip.
+  float mpc_lr = 0.1f;
+  float regularization_coefficient = 0.01f;
+  float action_reusage_coefficient = 0.1f;
+  float grad_clip_norm = 20.f;
 };
 
 class Planner {
@@ -51,5 +57,8 @@ class Planner {
 // Throws ConfigError for an unknown name, listing the known ones.
 std::unique_ptr<Planner> make_planner(const PlannerConfig& config);
 std::vector<std::string> planner_names();
+// The config a planner's paper uses (e.g. dream-mpc: 5 candidates, 1 iteration; grad-mpc: horizon
+// 12, 40 iterations, 1000 candidates); a caller overrides only the keys the user set.
+PlannerConfig planner_defaults(const std::string& name);
 
 }  // namespace lucid::planners

@@ -1,0 +1,59 @@
+// The fused TD-MPC2 action gradient: one batched forward rollout and one input-only backward pass
+// for all candidate sequences (models/action_gradient.h states the objective and contracts).
+//
+// Why its own layer loops instead of mlp_forward / mlp_backward: the planner's batch is a handful
+// of rows (Dream-MPC: 5), where the cost is streaming the weights, not arithmetic. Here every
+// GEMM reads the weights in the pre-packed small-batch layout (kernels/gemm_small.h), the forward
+// as x W^T and the backward as dh W; no parameter gradient is ever formed; and the ensemble
+// uncertainty of all H + 1 latents is one (H + 1) * rows batch per head, forward only.
+// The layer math (Linear -> LayerNorm -> Mish / SimNorm, two-hot decoding) is the same as
+// mlp.cc; tests/planners_grad compares the gradient with the engine's tape.
+//
+// Packed weights are looked up per call in the engine's pack cache, whose fingerprint check
+// repacks a matrix after the optimizer moved it, so training and planning can interleave.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lucid/models/action_gradient.h"
+#include "lucid/models/tdmpc2/model.h"
+
+namespace lucid::models::tdmpc2 {
+
+class Tdmpc2ActionGradient final : public ActionGradient {
+ public:
+  explicit Tdmpc2ActionGradient(const Tdmpc2Model& model);
+  void reserve(int rows, int horizon) override;
+  void evaluate(const float* z0, const float* actions, int rows, const RolloutObjective& objective,
+                float* value, float* grad) override;
+  std::uint64_t gemm_flops() const override { return flops_; }
+
+ private:
+  // What one MLP forward saved for its input-only backward.
+  struct NetCache {
+    const float* x = nullptr;  // the input rows (owned by the caller, alive until backward)
+    int rows = 0;
+    std::vector<std::vector<float>> xhat, rstd, y;  // per layer: rows x out, rows, rows x out
+  };
+  void reserve_net(const Mlp& mlp, int rows, NetCache& cache);
+  void forward(const Mlp& mlp, const float* params, const float* x, int rows, NetCache& cache);
+  // dy: rows x out (=> read); dx: rows x in (=).
+  void backward_input(const Mlp& mlp, const float* params, const NetCache& cache, const float* dy, float* dx);
+
+  const Tdmpc2Model& model_;
+  int max_rows_ = 0, max_horizon_ = 0;
+  std::uint64_t flops_ = 0;
+  std::vector<std::vector<float>> za_;             // per step: [z_t | a_t], rows x (L + A); za_[H] terminal
+  std::vector<NetCache> dyn_, rew_;                // per step
+  NetCache pi_;                                    // terminal policy
+  std::vector<NetCache> q_;                        // terminal value, one per head
+  NetCache unc_;                                   // ensemble pass over (H + 1) * rows, forward only
+  std::vector<float> unc_in_, unc_vals_;           // (H + 1) rows x (L + A); num_q x (H + 1) rows
+  std::vector<float> decode_, dlogits_, g_scale_;  // rows; rows x max(bins, 2A); rows
+  std::vector<float> disc_;                        // gamma^t per step of the last forward
+  std::vector<float> dza_a_, dza_b_, dz_, da_term_, eps_std_;
+  std::vector<float> ping_, pong_;  // backward scratch, rows x max width
+};
+
+}  // namespace lucid::models::tdmpc2

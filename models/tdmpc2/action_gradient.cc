@@ -1,0 +1,330 @@
+// Fused TD-MPC2 rollout value and input-only gradient (see tdmpc2/action_gradient.h).
+//
+// Forward: per step t one [z_t | a_t] buffer feeds both the dynamics and the reward MLP, whose
+// activations are kept per step; the terminal policy and value heads run on [z_H | pi(z_H)]; the
+// uncertainty pass stacks all H + 1 (latent, action) pairs into one batch per Q head. Backward
+// walks the same caches in reverse and forms only input gradients: dJ/dz flows from the terminal
+// value (through Q and through pi(z_H)) back along the dynamics, picking up each step's reward
+// gradient, and the action columns of every [z_t | a_t] gradient are dJ/da_t.
+#include "lucid/models/tdmpc2/action_gradient.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "lucid/error.h"
+#include "lucid/kernels/gemm_small.h"
+
+namespace lucid::models::tdmpc2 {
+namespace {
+
+constexpr float kLayerNormEps = 1e-5f;  // as mlp.cc (torch.nn.LayerNorm default)
+// Weights carry no version counter of their own; the pack cache's fingerprint catches updates.
+constexpr std::uint64_t kWeightsVersion = 0;
+
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(dst + sz(r) * (L + A), z + sz(r) * L, sizeof(float) * L);
+    std::memcpy(dst + sz(r) * (L + A) + L, a + sz(r) * A, sizeof(float) * A);
+  }
+}
+
+}  // namespace
+
+Tdmpc2ActionGradient::Tdmpc2ActionGradient(const Tdmpc2Model& model) : model_(model) {
+  LUCID_CHECK(!model.config().multitask()) << "TD-MPC2 action gradient: multitask models are not supported";
+}
+
+void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache) {
+  const std::size_t n = mlp.layers().size();
+  cache.xhat.resize(n);
+  cache.rstd.resize(n);
+  cache.y.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const LayerSpec& s = mlp.layers()[i];
+    cache.xhat[i].resize(sz(rows) * s.out);
+    cache.rstd[i].resize(sz(rows));
+    cache.y[i].resize(sz(rows) * s.out);
+  }
+}
+
+void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
+  LUCID_CHECK(rows >= 1 && horizon >= 1) << "action gradient: rows and horizon must be >= 1";
+  if (rows <= max_rows_ && horizon <= max_horizon_) return;
+  rows = std::max(rows, max_rows_);
+  horizon = std::max(horizon, max_horizon_);
+  const Tdmpc2Config& c = model_.config();
+  const Tdmpc2Layout& lay = model_.layout();
+  const int L = c.latent_dim, A = c.action_dim, ZA = L + A;
+  za_.resize(sz(horizon) + 1);
+  for (auto& b : za_) b.resize(sz(rows) * ZA);
+  dyn_.resize(sz(horizon));
+  rew_.resize(sz(horizon));
+  for (int t = 0; t < horizon; ++t) {
+    reserve_net(lay.dynamics, rows, dyn_[t]);
+    reserve_net(lay.reward, rows, rew_[t]);
+  }
+  reserve_net(lay.pi, rows, pi_);
+  q_.resize(sz(c.num_q));
+  for (int h = 0; h < c.num_q; ++h) reserve_net(lay.q[h], rows, q_[h]);
+  const int n_unc = (horizon + 1) * rows;
+  reserve_net(lay.q.front(), n_unc, unc_);
+  unc_in_.resize(sz(n_unc) * ZA);
+  unc_vals_.resize(sz(n_unc) * c.num_q);
+  decode_.resize(sz(n_unc));
+  dlogits_.resize(sz(rows) * std::max(c.num_bins, 2 * A));
+  g_scale_.resize(sz(rows));
+  disc_.resize(sz(horizon));
+  dza_a_.resize(sz(rows) * ZA);
+  dza_b_.resize(sz(rows) * ZA);
+  dz_.resize(sz(rows) * L);
+  da_term_.resize(sz(rows) * A);
+  eps_std_.resize(sz(rows) * A);
+  int width = 0;
+  for (const Mlp* m : {&lay.dynamics, &lay.reward, &lay.pi, &lay.q.front()})
+    width = std::max(width, m->max_width());
+  ping_.resize(sz(rows) * width);
+  pong_.resize(sz(rows) * width);
+  max_rows_ = rows;
+  max_horizon_ = horizon;
+}
+
+void Tdmpc2ActionGradient::forward(const Mlp& mlp, const float* params, const float* x, int rows,
+                                   NetCache& cache) {
+  cache.x = x;
+  cache.rows = rows;
+  for (std::size_t li = 0; li < mlp.layers().size(); ++li) {
+    const LayerSpec& s = mlp.layers()[li];
+    float* h = cache.xhat[li].data();
+    float* y = cache.y[li].data();
+    kernels::gemm_small_cpu(true, rows, s.out, s.in, 1.f, x, s.in, params + s.w, s.in, kWeightsVersion, 0.f,
+                            s.norm ? h : y, s.out, params + s.b);
+    flops_ += 2ull * sz(rows) * sz(s.out) * sz(s.in);
+    if (s.norm) {
+      const float* gamma = params + s.gamma;
+      const float* beta = params + s.beta;
+      for (int r = 0; r < rows; ++r) {
+        float* hr = h + sz(r) * s.out;
+        float* yr = y + sz(r) * s.out;
+        float mean = 0.f;
+        for (int j = 0; j < s.out; ++j) mean += hr[j];
+        mean /= static_cast<float>(s.out);
+        float var = 0.f;
+        for (int j = 0; j < s.out; ++j) var += (hr[j] - mean) * (hr[j] - mean);
+        var /= static_cast<float>(s.out);
+        const float rstd = 1.f / std::sqrt(var + kLayerNormEps);
+        cache.rstd[li][r] = rstd;
+        for (int j = 0; j < s.out; ++j) {
+          hr[j] = (hr[j] - mean) * rstd;
+          yr[j] = hr[j] * gamma[j] + beta[j];
+        }
+        if (s.act == Activation::kMish) {
+          for (int j = 0; j < s.out; ++j) yr[j] = mish_fast(yr[j]);
+        } else if (s.act == Activation::kSimNorm) {
+          const int g = mlp.simnorm_dim();
+          for (int j0 = 0; j0 < s.out; j0 += g) {
+            float mx = yr[j0];
+            for (int j = 1; j < g; ++j) mx = std::max(mx, yr[j0 + j]);
+            float sum = 0.f;
+            for (int j = 0; j < g; ++j) sum += (yr[j0 + j] = std::exp(yr[j0 + j] - mx));
+            const float inv = 1.f / sum;
+            for (int j = 0; j < g; ++j) yr[j0 + j] *= inv;
+          }
+        }
+      }
+    }
+    x = y;
+  }
+}
+
+void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, const NetCache& cache,
+                                          const float* dy, float* dx) {
+  const int rows = cache.rows;
+  const float* d_out = dy;  // gradient w.r.t. the current layer's output
+  for (int li = static_cast<int>(mlp.layers().size()) - 1; li >= 0; --li) {
+    const LayerSpec& s = mlp.layers()[li];
+    const float* dh = d_out;  // gradient w.r.t. the linear output; d_out itself for a plain layer
+    if (s.norm) {
+      float* dhw = d_out == ping_.data() ? pong_.data() : ping_.data();
+      const float* gamma = params + s.gamma;
+      const float* beta = params + s.beta;
+      for (int r = 0; r < rows; ++r) {
+        const std::size_t o = sz(r) * s.out;
+        const float* gr = d_out + o;
+        const float* xh = cache.xhat[li].data() + o;
+        const float* yr = cache.y[li].data() + o;
+        float* d = dhw + o;
+        if (s.act == Activation::kMish) {
+          for (int j = 0; j < s.out; ++j) d[j] = gr[j] * mish_grad_fast(xh[j] * gamma[j] + beta[j]);
+        } else if (s.act == Activation::kSimNorm) {
+          const int g = mlp.simnorm_dim();
+          for (int j0 = 0; j0 < s.out; j0 += g) {
+            float dot = 0.f;
+            for (int j = 0; j < g; ++j) dot += gr[j0 + j] * yr[j0 + j];
+            for (int j = 0; j < g; ++j) d[j0 + j] = yr[j0 + j] * (gr[j0 + j] - dot);
+          }
+        } else {
+          std::copy(gr, gr + s.out, d);
+        }
+        // LayerNorm: dh = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = du gamma.
+        float mean_d = 0.f, mean_dx = 0.f;
+        for (int j = 0; j < s.out; ++j) {
+          d[j] *= gamma[j];
+          mean_d += d[j];
+          mean_dx += d[j] * xh[j];
+        }
+        mean_d /= static_cast<float>(s.out);
+        mean_dx /= static_cast<float>(s.out);
+        const float rstd = cache.rstd[li][r];
+        for (int j = 0; j < s.out; ++j) d[j] = rstd * (d[j] - mean_d - xh[j] * mean_dx);
+      }
+      dh = dhw;
+    }
+    float* d_in = li == 0 ? dx : (dh == ping_.data() ? pong_.data() : ping_.data());
+    kernels::gemm_small_cpu(false, rows, s.in, s.out, 1.f, dh, s.out, params + s.w, s.in, kWeightsVersion,
+                            0.f, d_in, s.in);
+    flops_ += 2ull * sz(rows) * sz(s.out) * sz(s.in);
+    d_out = d_in;
+  }
+}
+
+void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int rows,
+                                    const RolloutObjective& obj, float* value, float* grad) {
+  const Tdmpc2Config& c = model_.config();
+  const Tdmpc2Layout& lay = model_.layout();
+  const int H = obj.horizon, L = c.latent_dim, A = c.action_dim, ZA = L + A;
+  LUCID_CHECK(rows >= 1 && rows <= max_rows_ && H >= 1 && H <= max_horizon_)
+      << "action gradient: " << rows << " rows x horizon " << H << " exceeds reserve(" << max_rows_ << ", "
+      << max_horizon_ << ")";
+  int all_heads[64];
+  std::span<const int> heads = obj.heads;
+  if (heads.empty()) {
+    LUCID_CHECK(c.num_q <= 64) << "action gradient: at most 64 Q heads";
+    std::iota(all_heads, all_heads + c.num_q, 0);
+    heads = std::span<const int>(all_heads, c.num_q);
+  }
+  for (int h : heads) LUCID_CHECK(h >= 0 && h < c.num_q) << "Q head " << h << " out of range";
+
+  // ---- forward rollout: J = sum gamma^t r_t (+ terminal, - uncertainty below) ----
+  std::fill(value, value + rows, 0.f);
+  const float* z = z0;
+  float disc = 1.f;
+  for (int t = 0; t < H; ++t) {
+    float* za = za_[t].data();
+    concat_rows(z, L, actions + sz(t) * rows * A, A, rows, za);
+    forward(lay.dynamics, model_.block(lay.dynamics), za, rows, dyn_[t]);
+    forward(lay.reward, model_.block(lay.reward), za, rows, rew_[t]);
+    two_hot_inv_rows(rew_[t].y.back().data(), rows, c, decode_.data());
+    for (int r = 0; r < rows; ++r) value[r] += disc * decode_[r];
+    disc_[t] = disc;
+    disc *= obj.discount;
+    z = dyn_[t].y.back().data();
+  }
+  const float disc_h = disc;
+  const float* z_h = z;
+  float* za_h = za_[H].data();
+  const float dif = c.log_std_max - c.log_std_min;
+  const bool need_pi = obj.terminal_value || obj.uncertainty_coef != 0.f;
+  if (need_pi) {
+    // [z_H | pi(z_H)] with a = tanh(mu + eps * std), as Tdmpc2Model::pi_action_raw.
+    forward(lay.pi, model_.block(lay.pi), z_h, rows, pi_);
+    const float* out = pi_.y.back().data();
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(za_h + sz(r) * ZA, z_h + sz(r) * L, sizeof(float) * L);
+      for (int j = 0; j < A; ++j) {
+        float x = out[sz(r) * 2 * A + j];
+        float es = 0.f;
+        if (obj.terminal_eps) {
+          const float log_std = c.log_std_min + 0.5f * dif * (std::tanh(out[sz(r) * 2 * A + A + j]) + 1.f);
+          es = obj.terminal_eps[sz(r) * A + j] * std::exp(log_std);
+          x += es;
+        }
+        eps_std_[sz(r) * A + j] = es;
+        za_h[sz(r) * ZA + L + j] = std::tanh(x);
+      }
+    }
+  }
+  if (obj.terminal_value) {
+    const float w = disc_h / static_cast<float>(heads.size());
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+      const Mlp& q = lay.q[heads[i]];
+      forward(q, model_.block(q), za_h, rows, q_[i]);
+      two_hot_inv_rows(q_[i].y.back().data(), rows, c, decode_.data());
+      for (int r = 0; r < rows; ++r) value[r] += w * decode_[r];
+    }
+  }
+  if (obj.uncertainty_coef != 0.f) {
+    // u = mean * std over all heads of Q(z_{t+1}, a_t), t < H, and Q(z_H, pi(z_H)): one batch.
+    const int n = (H + 1) * rows;
+    for (int t = 0; t < H; ++t)
+      concat_rows(dyn_[t].y.back().data(), L, actions + sz(t) * rows * A, A, rows,
+                  unc_in_.data() + sz(t) * rows * ZA);
+    std::memcpy(unc_in_.data() + sz(H) * rows * ZA, za_h, sizeof(float) * rows * ZA);
+    const int K = c.num_q;
+    for (int k = 0; k < K; ++k) {
+      forward(lay.q[k], model_.block(lay.q[k]), unc_in_.data(), n, unc_);
+      two_hot_inv_rows(unc_.y.back().data(), n, c, unc_vals_.data() + sz(k) * n);
+    }
+    for (int i = 0; i < n; ++i) {
+      float mean = 0.f;
+      for (int k = 0; k < K; ++k) mean += unc_vals_[sz(k) * n + i];
+      mean /= static_cast<float>(K);
+      float var = 0.f;
+      for (int k = 0; k < K; ++k)
+        var += (unc_vals_[sz(k) * n + i] - mean) * (unc_vals_[sz(k) * n + i] - mean);
+      const float sd = K > 1 ? std::sqrt(var / static_cast<float>(K - 1)) : 0.f;
+      value[i % rows] -= obj.uncertainty_coef * mean * sd;
+    }
+  }
+  if (grad == nullptr) return;
+
+  // ---- input-only backward ----
+  std::fill(dz_.begin(), dz_.begin() + sz(rows) * L, 0.f);
+  if (obj.terminal_value) {
+    std::fill(da_term_.begin(), da_term_.begin() + sz(rows) * A, 0.f);
+    std::fill(g_scale_.begin(), g_scale_.begin() + rows, disc_h / static_cast<float>(heads.size()));
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+      const Mlp& q = lay.q[heads[i]];
+      two_hot_inv_backward_rows(q_[i].y.back().data(), g_scale_.data(), rows, c, dlogits_.data());
+      backward_input(q, model_.block(q), q_[i], dlogits_.data(), dza_a_.data());
+      for (int r = 0; r < rows; ++r) {
+        const float* d = dza_a_.data() + sz(r) * ZA;
+        for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] += d[j];
+        for (int j = 0; j < A; ++j) da_term_[sz(r) * A + j] += d[L + j];
+      }
+    }
+    // Through a = tanh(mu + eps exp(log_std(raw))) into the policy's output, then into z_H.
+    const float* out = pi_.y.back().data();
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < A; ++j) {
+        const float a = za_h[sz(r) * ZA + L + j];
+        const float du = da_term_[sz(r) * A + j] * (1.f - a * a);
+        const float th = std::tanh(out[sz(r) * 2 * A + A + j]);
+        dlogits_[sz(r) * 2 * A + j] = du;
+        dlogits_[sz(r) * 2 * A + A + j] = du * eps_std_[sz(r) * A + j] * 0.5f * dif * (1.f - th * th);
+      }
+    backward_input(lay.pi, model_.block(lay.pi), pi_, dlogits_.data(), dza_b_.data());
+    for (std::size_t i = 0; i < sz(rows) * L; ++i) dz_[i] += dza_b_[i];
+  }
+  for (int t = H - 1; t >= 0; --t) {
+    const float g = disc_[t];
+    // dz_ holds dJ/dz_{t+1}.
+    backward_input(lay.dynamics, model_.block(lay.dynamics), dyn_[t], dz_.data(), dza_a_.data());
+    std::fill(g_scale_.begin(), g_scale_.begin() + rows, g);
+    two_hot_inv_backward_rows(rew_[t].y.back().data(), g_scale_.data(), rows, c, dlogits_.data());
+    backward_input(lay.reward, model_.block(lay.reward), rew_[t], dlogits_.data(), dza_b_.data());
+    float* ga = grad + sz(t) * rows * A;
+    for (int r = 0; r < rows; ++r) {
+      const float* da = dza_a_.data() + sz(r) * ZA;
+      const float* db = dza_b_.data() + sz(r) * ZA;
+      for (int j = 0; j < A; ++j) ga[sz(r) * A + j] = da[L + j] + db[L + j];
+      if (t > 0)
+        for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] = da[j] + db[j];
+    }
+  }
+}
+
+}  // namespace lucid::models::tdmpc2

@@ -1,0 +1,66 @@
+// Dream-MPC (Spieler & Behnke 2026) exactly as the official `_plan` (facts/dream_mpc.md §1.3),
+// batched over B observations.
+//
+// Per observation: N = num_pi_trajs candidate sequences are rolled out with the sampled policy
+// prior through the latent dynamics; unless this is the first call after reset(), each is blended
+// index to index with the previous call's candidate shifted one step (last action duplicated):
+// A0 = rho * shifted + (1 - rho) * prior. Then `iterations` (+2 when action_dim >= 20) plain SGD
+// steps A += mpc_lr * clip(dJ/dA) on
+//   J = sum_{t<H} [gamma^t R(z_t, a_t) - lambda u(z_{t+1}, a_t)] + gamma^H Q_avg(z_H, pi(z_H))
+//       - lambda u(z_H, pi(z_H)),
+// u = mean * std over the Q ensemble without gradient, Q_avg over two random heads and one
+// terminal policy noise shared by all candidates of an observation (vmap randomness="same"), the
+// gradient clipped to global norm grad_clip_norm over the observation's (H, N, A) block. The
+// candidate with the highest J of the last gradient evaluation (before the final step) gives the
+// action, clamped to [-1, 1]; all N candidates are stored clamped for the next call. A V-valued
+// model (value_uses_action() false, BMPC) uses its V heads in place of Q(., pi(.)).
+//
+// Buffers: everything is sized in allocate(); the model's ActionGradient is made and reserved on
+// the first plan() call with that model, after which plan() allocates nothing.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lucid/models/action_gradient.h"
+#include "lucid/planners/planner.h"
+
+namespace lucid::planners {
+
+class DreamMpc final : public Planner {
+ public:
+  explicit DreamMpc(const PlannerConfig& config);
+  std::string name() const override { return "dream-mpc"; }
+  void allocate(int max_batch) override;
+  void reset() override;
+  Tensor plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) override;
+
+  int iterations() const;
+  int num_candidates() const { return cfg_.num_pi_trajs; }
+  // Stored (clamped) candidates of the last call, (H, B * N, A): the next call's warm start.
+  const std::vector<float>& candidates() const { return stored_; }
+  // J of every candidate at the last gradient evaluation of the last call, (B * N).
+  const std::vector<float>& values() const { return value_; }
+  // Candidates at the start of the last call's optimisation (after the warm-start blend).
+  const std::vector<float>& initial_candidates() const { return init_; }
+
+ private:
+  void make_views(int batch);
+
+  PlannerConfig cfg_;
+  int max_batch_ = 0, view_batch_ = -1;
+  bool warm_ = false;
+  const models::WorldModel* grad_model_ = nullptr;
+  std::unique_ptr<models::ActionGradient> grad_;
+
+  Tensor z0_, z_rows_, pz_a_, pz_b_, pi_eps_, prior_;  // prior_: (H, B * N, A)
+  Tensor out_;
+  struct Views {
+    Tensor z0, z_rows, pz_a, pz_b, pi_eps, out;
+    std::vector<Tensor> prior;  // per step
+  } v_;
+  std::vector<float> actions_, grad_buf_, stored_, init_;  // (H, B * N, A)
+  std::vector<float> value_, term_eps_;                    // B * N; B * N * A
+};
+
+}  // namespace lucid::planners
