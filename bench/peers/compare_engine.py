@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """Joins bench_engine's JSON (medians of repetitions) with torch_engine.py's JSON and prints the
-comparison table and the issue's bars. Usage: compare_engine.py lucid.json torch.json"""
+comparison table and the issue's bars.
+
+Usage: compare_engine.py lucid.json torch.json [wall|cpu]
+  wall (default): wall-clock time per call, what the issue's bars are defined on.
+  cpu: CPU time per call (lucid: the benchmark thread; PyTorch: the process). Only meaningful with
+       one thread, where it is the work done independent of other load on the machine."""
 import json
 import re
 import sys
+
+
+CLOCK = sys.argv[3] if len(sys.argv) > 3 else "wall"
 
 
 def lucid_medians(path):
@@ -13,13 +21,18 @@ def lucid_medians(path):
             continue
         name = re.sub(r"(/real_time)?(_median)?$", "", b["run_name"] if "run_name" in b else b["name"])
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-        out[name] = {"seconds": b["real_time"] * unit, "flops": b.get("FLOP/s", 0.0)}
+        sec = (b["cpu_time"] if CLOCK == "cpu" else b["real_time"]) * unit
+        # FLOP/s from the chosen clock (the counter itself is per wall second).
+        flops = b.get("FLOP/s", 0.0) * b["real_time"] * unit / sec
+        out[name] = {"seconds": sec, "flops": flops}
     return out
 
 
 def main():
     lucid = lucid_medians(sys.argv[1])
-    torch = {b["name"]: b for b in json.load(open(sys.argv[2]))["benchmarks"]}
+    torch = {b["name"]: dict(b, seconds=b["cpu_seconds"] if CLOCK == "cpu" else b["seconds"])
+             for b in json.load(open(sys.argv[2]))["benchmarks"]}
+    print(f"clock: {CLOCK} time per call")
     peak = lucid["BM_SgemmPeak/1024"]["flops"]
     print(f"OpenBLAS sgemm peak (1024^3, all threads): {peak / 1e9:.1f} GFLOP/s")
     print(f"{'benchmark':28} {'lucid':>11} {'pytorch':>11} {'speedup':>8} {'GFLOP/s':>8} {'% peak':>7}")

@@ -4,7 +4,10 @@
 # issue's bars (MLP train step at batch 1024: >= 1.3x PyTorch and >= 60% of peak; small linear
 # M=8: >= 2.5x a plain cblas_sgemm call).
 #
-#   bench/peers/compare_engine.sh [build-dir] [threads]     (defaults: build, 2)
+#   bench/peers/compare_engine.sh [build-dir] [threads] [wall|cpu]    (defaults: build, 2, wall)
+#
+# wall is what the bars are defined on and needs an otherwise idle machine; cpu (with threads=1)
+# compares the work each side does and stays meaningful on a loaded machine.
 #
 # Threads: lucid runs OpenMP with N threads and OpenBLAS with 1 inside its own ops (BLAS gets N
 # only in the benchmarks that time BLAS alone); PyTorch gets torch.set_num_threads(N).
@@ -12,6 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
 threads="${2:-2}"
+clock="${3:-wall}"
 bin="$build/bench/engine/bench_engine"
 [[ -x "$bin" ]] || { echo "no $bin: build the bench_engine target first" >&2; exit 2; }
 out="$(mktemp -d)"
@@ -23,4 +27,4 @@ LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
   --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json --benchmark_out="$out/lucid.json" --benchmark_out_format=json >/dev/null
 /usr/bin/python3 "$here/torch_engine.py" --threads "$threads" > "$out/torch.json"
-/usr/bin/python3 "$here/compare_engine.py" "$out/lucid.json" "$out/torch.json"
+/usr/bin/python3 "$here/compare_engine.py" "$out/lucid.json" "$out/torch.json" "$clock"

@@ -10,7 +10,7 @@ Benchmarks (names match bench_engine's so compare_engine.sh can pair them):
                            through baddbmm (how TD-MPC2's vmapped ensemble runs), no_grad, B = 64, 512
 Threads: torch.set_num_threads(N) with N from --threads (default 2, this machine's core count).
 Each benchmark warms up, then times batches of calls until --min-time seconds have passed, and
-reports the median per-call time over --reps such measurements.
+reports the median per-call wall time (and process CPU time) over --reps such measurements.
 """
 import argparse
 import json
@@ -24,19 +24,21 @@ IN, DIM, BINS, HEADS = 518, 512, 101, 5
 
 
 def timeit(fn, min_time, reps):
+    """Median over reps of (wall seconds, process CPU seconds) per call."""
     for _ in range(3):
         fn()
-    samples = []
+    wall, cpu = [], []
     for _ in range(reps):
-        n, start = 0, time.perf_counter()
+        n, start, cpu_start = 0, time.perf_counter(), time.process_time()
         while True:
             fn()
             n += 1
             elapsed = time.perf_counter() - start
             if elapsed >= min_time:
                 break
-        samples.append(elapsed / n)
-    return statistics.median(samples)
+        wall.append(elapsed / n)
+        cpu.append((time.process_time() - cpu_start) / n)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def bench_sgemm(n):
@@ -111,8 +113,8 @@ def main():
         if args.filter not in name:
             continue
         fn, flops = make(arg)
-        sec = timeit(fn, args.min_time, args.reps)
-        results.append({"name": name, "seconds": sec, "flops_per_second": flops / sec})
+        sec, cpu = timeit(fn, args.min_time, args.reps)
+        results.append({"name": name, "seconds": sec, "cpu_seconds": cpu, "flops_per_second": flops / sec})
     print(json.dumps({"torch": torch.__version__, "threads": args.threads, "benchmarks": results}, indent=1))
 
 
