@@ -7,6 +7,7 @@
 #include "gradcheck.h"
 #include "lucid/engine/autograd.h"
 #include "lucid/engine/ops.h"
+#include "lucid/engine/rng.h"
 #include "lucid/error.h"
 #include "lucid/kernels/threading.h"
 #include "lucid_test.h"
@@ -174,6 +175,23 @@ TEST(OpsValues, GaussianLogProbAndSquashMatchTdmpc2Formulas) {
   const float c = std::log(1.f - std::pow(std::tanh(0.5f), 2.f) + 1e-6f) +
                   std::log(1.f - std::pow(std::tanh(-1.f), 2.f) + 1e-6f);
   EXPECT_NEAR(squash_correction(eps).item(), c, 1e-5);
+}
+
+TEST(OpsValues, DropoutDropsAboutPAndRescalesTheRest) {
+  Rng rng(7);
+  const Tensor x = Tensor::ones({200, 100});
+  const Tensor y = dropout(x, 0.25f, rng);
+  int zeros = 0;
+  for (std::int64_t i = 0; i < y.numel(); ++i) {
+    const float v = y.data()[i];
+    ASSERT_TRUE(v == 0.f || std::abs(v - 1.f / 0.75f) < 1e-6f) << v;
+    zeros += v == 0.f;
+  }
+  EXPECT_NEAR(zeros / 20000.0, 0.25, 0.015);  // 5 sigma of a binomial(20000, 0.25)
+  EXPECT_GT(rng.offset(), 0u);                // the stream advanced: the next mask differs
+  Rng same(7);
+  EXPECT_TRUE(all_close(dropout(x, 0.25f, same).data(), y.data(), y.numel(), 0, 0));  // reproducible
+  EXPECT_TRUE(dropout(x, 0.25f, rng, /*training=*/false).same(x));
 }
 
 TEST(OpsValues, BadShapesThrowShapeErrors) {
