@@ -1,5 +1,7 @@
-// Helpers for tests that run kernels under the emulator: device buffers that free themselves, and
-// a fixture that turns random fiber order on (seeded per test) and resets the launch counters.
+// Helpers for the kernel tests, which build twice from the same sources: under the emulator
+// (tests/cuda_emu, LUCID_EMU) and natively (tests/cuda). Device buffers that free themselves, and
+// a fixture that, emulated, turns random fiber order on (seeded) and resets the launch counters;
+// natively, skips the test with a message when the machine has no CUDA device.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -43,11 +45,28 @@ class DeviceBuffer {
 // Random fiber order for every test of a suite that derives from this fixture.
 class EmuTest : public ::testing::Test {
  protected:
+#if defined(LUCID_EMU)
   void SetUp() override {
     emu::set_random_order(true, 1234);
     emu::reset_counters();
   }
   void TearDown() override { emu::set_random_order(false); }
+#else
+  void SetUp() override {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+      cudaGetLastError();
+      has_device_ = false;
+      GTEST_SKIP() << "no CUDA device on this machine: native kernel tests skipped (the emulated ones ran)";
+    }
+  }
+  void TearDown() override {
+    if (has_device_) LUCID_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+ private:
+  bool has_device_ = true;
+#endif
 };
 
 inline std::vector<float> random_vector(std::size_t n, std::uint64_t seed, float lo = -1.f, float hi = 1.f) {

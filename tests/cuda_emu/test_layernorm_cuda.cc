@@ -123,11 +123,15 @@ TEST_F(LayerNormCuda, ForwardOnlyAndInputGradOnlyPaths) {
   DeviceBuffer<float> dx(x), dgy(gy), dgamma(gamma), dbeta(beta), y(n), gx(n), mean(rows), rstd(rows);
   kernels::layernorm_forward_cuda(dx.get(), dgamma.get(), dbeta.get(), y.get(), mean.get(), rstd.get(), rows,
                                   cols, 1e-5f, true, nullptr);
+#if defined(LUCID_EMU)
   emu::reset_counters();
+#endif
   kernels::layernorm_backward_cuda(dx.get(), dgamma.get(), dbeta.get(), mean.get(), rstd.get(), dgy.get(),
                                    gx.get(), nullptr, nullptr, rows, cols, true, nullptr);
+#if defined(LUCID_EMU)
   EXPECT_EQ(emu::total_counters().kernel_launches, 1u)
       << "no parameter gradients: the column kernel is skipped";
+#endif
   EXPECT_THROW(kernels::ensemble_layernorm_backward_cuda(
                    dx.get(), dgamma.get(), dgamma.get(), dbeta.get(), mean.get(), rstd.get(), dgy.get(),
                    nullptr, dgamma.get(), nullptr, nullptr, 1, rows, cols, true, nullptr),

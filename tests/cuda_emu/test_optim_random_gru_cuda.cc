@@ -63,10 +63,14 @@ TEST_F(OptimCuda, ArenaStepUpdatesEveryGroupInOneLaunchAndLeavesGapsFrozen) {
   for (int i = 0; i < 3; ++i)
     kernels::adam_step_cpu(p.data() + off[i], g.data() + off[i], m.data() + off[i], v.data() + off[i],
                            size[i], lr[i], 0.9f, 0.999f, 1e-8f, bc1, bc2);
+#if defined(LUCID_EMU)
   emu::reset_counters();
+#endif
   kernels::adam_arena_step_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f, bc1, bc2,
                                 nullptr);
+#if defined(LUCID_EMU)
   EXPECT_EQ(emu::total_counters().kernel_launches, 1u);
+#endif
   EXPECT_TRUE(all_close(dp.download().data(), p.data(), n, 1e-7, 1e-6));
   EXPECT_TRUE(all_close(dm.download().data(), m.data(), n, 1e-7, 1e-6));
   EXPECT_TRUE(all_close(dv.download().data(), v.data(), n, 1e-9, 1e-6));
