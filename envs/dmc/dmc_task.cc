@@ -34,10 +34,21 @@ void randomize_limited_and_rotational_joints(Physics& physics, Random& random) {
         if (limited) qpos[adr] = random.uniform(lo, hi);
         break;
       case mjJNT_BALL: {
-        double q[4], norm = 0.0;
-        for (double& x : q) x = random.normal(), norm += x * x;
-        norm = std::sqrt(norm);
-        for (int k = 0; k < 4; ++k) qpos[adr + k] = q[k] / norm;
+        double q[4];
+        if (limited) {
+          // a rotation by U[0, range max) about a uniformly random axis
+          double axis[3], norm = 0.0;
+          for (double& x : axis) x = random.normal(), norm += x * x;
+          norm = std::sqrt(norm);
+          for (double& x : axis) x /= norm;
+          mju_axisAngle2Quat(q, axis, random.uniform() * hi);
+        } else {
+          double norm = 0.0;
+          for (double& x : q) x = random.normal(), norm += x * x;
+          norm = std::sqrt(norm);
+          for (double& x : q) x /= norm;
+        }
+        for (int k = 0; k < 4; ++k) qpos[adr + k] = q[k];
         break;
       }
       case mjJNT_FREE: {

@@ -64,8 +64,9 @@ class ObsWriter {
 };
 
 // dm_control's randomizers.randomize_limited_and_rotational_joints (facts §1), joints in model
-// order: limited hinge/slide U(range); unlimited hinge U(-pi, pi); ball randn(4) normalised; free
-// joint quaternion rand(4) normalised (non-negative: dm_control's known bias, kept for comparable
+// order: limited hinge/slide U(range); unlimited hinge U(-pi, pi); unlimited ball randn(4)
+// normalised; limited ball: a rotation by U[0, range max) about a random axis; free joint
+// quaternion rand(4) normalised (non-negative: dm_control's known bias, kept for comparable
 // benchmarks), position untouched; unlimited slides untouched.
 void randomize_limited_and_rotational_joints(Physics& physics, Random& random);
 
