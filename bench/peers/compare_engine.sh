@@ -10,7 +10,8 @@
 # compares the work each side does and stays meaningful on a loaded machine.
 #
 # Threads: lucid runs OpenMP with N threads and OpenBLAS with 1 inside its own ops (BLAS gets N
-# only in the benchmarks that time BLAS alone); PyTorch gets torch.set_num_threads(N).
+# only in the benchmarks that time BLAS alone); PyTorch gets torch.set_num_threads(N) and its
+# OpenBLAS N threads (without OPENBLAS_NUM_THREADS it would spawn one per core regardless).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
@@ -26,5 +27,7 @@ LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
   "$bin" --benchmark_filter='BM_(SgemmPeak|SmallLinear|SmallLinearBlas|MlpTrainStep|EnsembleQForward)/' \
   --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json --benchmark_out="$out/lucid.json" --benchmark_out_format=json >/dev/null
-/usr/bin/python3 "$here/torch_engine.py" --threads "$threads" > "$out/torch.json"
+# PyTorch's own pool and the OpenBLAS under Debian's torch both get N threads.
+OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
+  /usr/bin/python3 "$here/torch_engine.py" --threads "$threads" > "$out/torch.json"
 /usr/bin/python3 "$here/compare_engine.py" "$out/lucid.json" "$out/torch.json" "$clock"

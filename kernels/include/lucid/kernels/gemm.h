@@ -2,8 +2,9 @@
 //
 // Shapes: op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides in floats.
 // Memory contract: C is written (beta = 0) or accumulated (beta = 1); A and B are read only.
-// Large problems go to OpenBLAS; the small-batch path (m <= 64, weights pre-packed) lives
-// beside it, see gemm_small.h once it lands.
+// This is the OpenBLAS path, for everything but no-grad products with m <= 64 rows: those go to
+// the small-batch path with weights pre-packed per parameter version (gemm_small.h), because
+// OpenBLAS re-packs B on every call and that dominates at planning batch sizes.
 #pragma once
 
 namespace lucid::kernels {
