@@ -1,0 +1,87 @@
+// Wrappers against a scripted env whose action bounds are not [-1, 1] and whose episode length is
+// odd, so the rescale's affine map and ActionRepeat's early stop are visible.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "lucid/envs/wrappers.h"
+#include "lucid/error.h"
+
+namespace lucid::envs {
+namespace {
+
+// Remembers the last action; reward = step number; truncates after `length` steps.
+class ScriptedEnv final : public Env {
+ public:
+  explicit ScriptedEnv(int length) : length_(length) {}
+  std::vector<float> reset(std::uint64_t) override {
+    t_ = 0;
+    return {0.f};
+  }
+  StepResult step(std::span<const float> action) override {
+    check_action(action, action_dim(), name());
+    last.assign(action.begin(), action.end());
+    ++t_;
+    StepResult r;
+    r.obs = {static_cast<float>(t_)};
+    r.reward = t_;
+    r.truncated = t_ >= length_;
+    return r;
+  }
+  int observation_dim() const override { return 1; }
+  int action_dim() const override { return 3; }
+  std::vector<float> action_low() const override { return {0.f, -2.f, -1e10f}; }  // last: unbounded
+  std::vector<float> action_high() const override { return {10.f, 2.f, 1e10f}; }
+  Image render(int, int) override { return {}; }
+  std::string name() const override { return "scripted"; }
+
+  std::vector<float> last;
+
+ private:
+  int length_, t_ = 0;
+};
+
+TEST(ActionRescale, MapsTheUnitBoxAffinelyAndPassesUnboundedDimensions) {
+  auto inner = std::make_unique<ScriptedEnv>(100);
+  ScriptedEnv* raw = inner.get();
+  ActionRescale env(std::move(inner));
+  EXPECT_EQ(env.action_low(), (std::vector<float>{-1.f, -1.f, -1e10f}));
+  EXPECT_EQ(env.action_high(), (std::vector<float>{1.f, 1.f, 1e10f}));
+  env.reset(0);
+  env.step(std::vector<float>{-1.f, 0.5f, 7.f});
+  EXPECT_EQ(raw->last, (std::vector<float>{0.f, 1.f, 7.f}));
+  env.step(std::vector<float>{1.f, -1.f, -3.f});
+  EXPECT_EQ(raw->last, (std::vector<float>{10.f, -2.f, -3.f}));
+  EXPECT_THROW(env.step(std::vector<float>{0.f, std::numeric_limits<float>::infinity(), 0.f}), EnvError);
+  EXPECT_THROW(env.step(std::vector<float>{0.f, 0.f}), EnvError);
+}
+
+TEST(ActionRepeat, SumsRewardsAndStopsAtTheInnerEpisodeEnd) {
+  ActionRepeat env(std::make_unique<ScriptedEnv>(5), 2);
+  env.reset(0);
+  const std::vector<float> a{1.f, 0.f, 0.f};
+  EXPECT_EQ(env.step(a).reward, 1.0 + 2.0);
+  EXPECT_EQ(env.step(a).reward, 3.0 + 4.0);
+  const StepResult last = env.step(a);  // only inner step 5 remains
+  EXPECT_EQ(last.reward, 5.0);
+  EXPECT_TRUE(last.truncated);
+  EXPECT_EQ(last.obs, std::vector<float>{5.f});
+  EXPECT_THROW(ActionRepeat(std::make_unique<ScriptedEnv>(5), 0), EnvError);
+}
+
+TEST(TimeLimit, TruncatesAndRefusesFurtherSteps) {
+  TimeLimit env(std::make_unique<ScriptedEnv>(100), 3);
+  const std::vector<float> a{0.f, 0.f, 0.f};
+  for (int round = 0; round < 2; ++round) {  // and again after a reset
+    env.reset(0);
+    EXPECT_FALSE(env.step(a).truncated);
+    EXPECT_FALSE(env.step(a).truncated);
+    EXPECT_TRUE(env.step(a).truncated);
+    EXPECT_THROW(env.step(a), EnvError);
+  }
+}
+
+}  // namespace
+}  // namespace lucid::envs
