@@ -53,6 +53,17 @@ void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache
 
 void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
   LUCID_CHECK(rows >= 1 && horizon >= 1) << "action gradient: rows and horizon must be >= 1";
+  // Pack every weight in both forms now: the random terminal head pair otherwise meets a new
+  // head's panels (an allocation) several calls after the first.
+  const Tdmpc2Layout& layout = model_.layout();
+  std::vector<const Mlp*> nets = {&layout.dynamics, &layout.reward, &layout.pi};
+  for (const Mlp& q : layout.q) nets.push_back(&q);
+  for (const Mlp* m : nets)
+    for (const LayerSpec& s : m->layers()) {
+      const float* w = model_.block(*m) + s.w;
+      kernels::gemm_pack_cached(true, s.out, s.in, w, s.in, kWeightsVersion);
+      kernels::gemm_pack_cached(false, s.in, s.out, w, s.in, kWeightsVersion);
+    }
   if (rows <= max_rows_ && horizon <= max_horizon_) return;
   rows = std::max(rows, max_rows_);
   horizon = std::max(horizon, max_horizon_);
