@@ -1,0 +1,340 @@
+// bench_kernels: one Google Benchmark per fused kernel, the CPU reference beside the CUDA kernel,
+// on TD-MPC2 5M shapes (512-wide layers, 5 Q heads, 101 bins; 512 planning rows, 256 update rows).
+//
+// Every benchmark reports `bytes` (the minimum traffic the op must move: each input read once,
+// each output written once) and `flops` as rate counters, so results read against the roofline.
+// The same source builds two binaries:
+//   * bench_kernels (emulator build, LUCID_EMU): "<kernel>/cpu" times the CPU op; "<kernel>/emu"
+//     runs the emulated kernel once and reports `launches` per call — the emulator's timing is
+//     meaningless, the launch count is the GPU-latency proxy.
+//   * bench_kernels_cuda (native build): "<kernel>/cpu" as above; "<kernel>/cuda" times the kernel
+//     with CUDA events (manual time) and also reports `launches` per call; skipped without a GPU.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hd/philox.h"
+#include "lucid/kernels/adam.h"
+#include "lucid/kernels/cuda/gru.h"
+#include "lucid/kernels/cuda/layernorm.h"
+#include "lucid/kernels/cuda/optim.h"
+#include "lucid/kernels/cuda/q_head.h"
+#include "lucid/kernels/cuda/random.h"
+#include "lucid/kernels/cuda/reduce.h"
+#include "lucid/kernels/cuda/runtime.h"
+#include "lucid/kernels/cuda/softmax.h"
+#include "lucid/kernels/ema.h"
+#include "lucid/kernels/gru.h"
+#include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/reduce.h"
+#include "lucid/kernels/softmax.h"
+
+namespace lucid {
+namespace {
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(gen);
+  return v;
+}
+
+bool have_device() {
+  int devices = 0;
+  const bool ok = cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
+  if (!ok) cudaGetLastError();
+  return ok;
+}
+
+// A host array and its device twin (when there is a device), filled with the same random values.
+struct Array {
+  std::vector<float> host;
+  float* dev = nullptr;
+  Array(std::size_t n, std::uint64_t seed, float lo = -1.f, float hi = 1.f)
+      : host(random_floats(n, seed, lo, hi)) {
+    static const bool device = have_device();
+    if (!device) return;
+    LUCID_CUDA_CHECK(cudaMalloc(&dev, n * sizeof(float)));
+    LUCID_CUDA_CHECK(cudaMemcpy(dev, host.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~Array() { cudaFree(dev); }
+  Array(const Array&) = delete;
+  Array& operator=(const Array&) = delete;
+  float* h() { return host.data(); }
+  float* d() { return dev; }
+};
+
+// One kernel's benchmark pair: the CPU op and the CUDA op on the same data.
+struct Case {
+  std::string name;
+  double bytes = 0, flops = 0;
+  std::function<void()> cpu;
+  std::function<void(cudaStream_t)> gpu;
+};
+
+void set_counters(benchmark::State& state, const Case& c) {
+  state.counters["bytes"] =
+      benchmark::Counter(c.bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+  state.counters["flops"] = benchmark::Counter(c.flops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void run_cpu(benchmark::State& state, const std::shared_ptr<Case>& c) {
+  for (auto _ : state) c->cpu();
+  set_counters(state, *c);
+}
+
+#if defined(LUCID_EMU)
+void run_gpu(benchmark::State& state, const std::shared_ptr<Case>& c) {
+  emu::reset_counters();
+  for (auto _ : state) c->gpu(nullptr);
+  const emu::Counters n = emu::total_counters();
+  state.counters["launches"] =
+      static_cast<double>(n.kernel_launches) / static_cast<double>(state.iterations());
+}
+#else
+void run_gpu(benchmark::State& state, const std::shared_ptr<Case>& c) {
+  if (!have_device()) {
+    state.SkipWithError("no CUDA device");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  cudaStream_t s;
+  cudaEvent_t e0, e1;
+  LUCID_CUDA_CHECK(cudaStreamCreate(&s));
+  LUCID_CUDA_CHECK(cudaEventCreate(&e0));
+  LUCID_CUDA_CHECK(cudaEventCreate(&e1));
+  c->gpu(s);  // warm-up: first-launch module loading stays out of the timing
+  LUCID_CUDA_CHECK(cudaStreamSynchronize(s));
+  for (auto _ : state) {
+    LUCID_CUDA_CHECK(cudaEventRecord(e0, s));
+    c->gpu(s);
+    LUCID_CUDA_CHECK(cudaEventRecord(e1, s));
+    LUCID_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0.f;
+    LUCID_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    state.SetIterationTime(static_cast<double>(ms) * 1e-3);
+  }
+  set_counters(state, *c);
+  LUCID_CUDA_CHECK(cudaEventDestroy(e0));
+  LUCID_CUDA_CHECK(cudaEventDestroy(e1));
+  LUCID_CUDA_CHECK(cudaStreamDestroy(s));
+}
+#endif
+
+std::vector<std::shared_ptr<Case>> make_cases() {
+  std::vector<std::shared_ptr<Case>> cases;
+  constexpr std::int64_t kRows = 512, kCols = 512, kUpdateRows = 256, kHeads = 5, kBins = 101;
+  constexpr float kVmin = -10.f, kVmax = 10.f;
+
+  {  // NormedLinear tail: LayerNorm + Mish, forward and backward, 512 x 512.
+    auto x = std::make_shared<Array>(kRows * kCols, 1), y = std::make_shared<Array>(kRows * kCols, 2);
+    auto g = std::make_shared<Array>(kCols, 3, 0.5f, 1.5f), b = std::make_shared<Array>(kCols, 4);
+    auto mean = std::make_shared<Array>(kRows, 5), rstd = std::make_shared<Array>(kRows, 6);
+    auto gy = std::make_shared<Array>(kRows * kCols, 7), gx = std::make_shared<Array>(kRows * kCols, 8);
+    auto dg = std::make_shared<Array>(kCols, 9), db = std::make_shared<Array>(kCols, 10);
+    const double n = kRows * kCols;
+    cases.push_back(std::make_shared<Case>(
+        Case{"layernorm_mish_forward/512x512", 8 * n, 25 * n,
+             [=] {
+               kernels::layernorm_forward_cpu(x->h(), g->h(), b->h(), y->h(), mean->h(), rstd->h(), kRows,
+                                              kCols, 1e-5f, true);
+             },
+             [=](cudaStream_t s) {
+               kernels::layernorm_forward_cuda(x->d(), g->d(), b->d(), y->d(), mean->d(), rstd->d(), kRows,
+                                               kCols, 1e-5f, true, s);
+             }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"layernorm_mish_backward/512x512", 12 * n, 40 * n,
+             [=] {
+               kernels::layernorm_backward_cpu(x->h(), g->h(), b->h(), mean->h(), rstd->h(), gy->h(), gx->h(),
+                                               dg->h(), db->h(), kRows, kCols, true);
+             },
+             [=](cudaStream_t s) {
+               kernels::layernorm_backward_cuda(x->d(), g->d(), b->d(), mean->d(), rstd->d(), gy->d(),
+                                                gx->d(), dg->d(), db->d(), kRows, kCols, true, s);
+             }}));
+  }
+  {  // Q-ensemble hidden epilogue: 5 members x 512 rows x 512, bias + LN + Mish in one launch.
+    const std::int64_t n = kHeads * kRows * kCols;
+    auto x = std::make_shared<Array>(n, 11), y = std::make_shared<Array>(n, 12);
+    auto bias = std::make_shared<Array>(kHeads * kCols, 13), g = std::make_shared<Array>(kHeads * kCols, 14);
+    auto b = std::make_shared<Array>(kHeads * kCols, 15);
+    auto mean = std::make_shared<Array>(kHeads * kRows, 16),
+         rstd = std::make_shared<Array>(kHeads * kRows, 17);
+    cases.push_back(std::make_shared<Case>(Case{
+        "ensemble_bias_layernorm_mish_forward/5x512x512", 8.0 * n, 26.0 * n,
+        [=] {
+          for (std::int64_t e = 0; e < kHeads; ++e)
+            kernels::layernorm_forward_cpu(x->h() + e * kRows * kCols, g->h() + e * kCols, b->h() + e * kCols,
+                                           y->h() + e * kRows * kCols, mean->h() + e * kRows,
+                                           rstd->h() + e * kRows, kRows, kCols, 1e-5f, true);
+        },
+        [=](cudaStream_t s) {
+          kernels::ensemble_layernorm_forward_cuda(x->d(), bias->d(), g->d(), b->d(), y->d(), mean->d(),
+                                                   rstd->d(), kHeads, kRows, kCols, 1e-5f, true, s);
+        }}));
+  }
+  {  // SimNorm over the 512-wide latent, groups of 8.
+    auto x = std::make_shared<Array>(kRows * kCols, 20), y = std::make_shared<Array>(kRows * kCols, 21);
+    const double n = kRows * kCols;
+    cases.push_back(std::make_shared<Case>(
+        Case{"simnorm_forward/512x512g8", 8 * n, 5 * n,
+             [=] { kernels::softmax_forward_cpu(x->h(), y->h(), kRows * kCols / 8, 8, false); },
+             [=](cudaStream_t s) { kernels::simnorm_forward_cuda(x->d(), y->d(), kRows, kCols, 8, s); }}));
+  }
+  {  // Two-hot soft cross-entropy (reward / Q losses), forward + backward, 256 rows x 101 bins.
+    auto logits = std::make_shared<Array>(kUpdateRows * kBins, 30),
+         target = std::make_shared<Array>(kUpdateRows, 31, -50.f, 50.f);
+    auto loss = std::make_shared<Array>(kUpdateRows, 32), lse = std::make_shared<Array>(kUpdateRows, 33);
+    auto gloss = std::make_shared<Array>(kUpdateRows, 34),
+         gl = std::make_shared<Array>(kUpdateRows * kBins, 35);
+    const double n = kUpdateRows * kBins;
+    cases.push_back(std::make_shared<Case>(
+        Case{"soft_ce_forward_backward/256x101", 12 * n, 12 * n,
+             [=] {
+               kernels::soft_ce_forward_cpu(logits->h(), target->h(), loss->h(), lse->h(), kUpdateRows, kBins,
+                                            kVmin, kVmax);
+               kernels::soft_ce_backward_cpu(logits->h(), target->h(), lse->h(), gloss->h(), gl->h(),
+                                             kUpdateRows, kBins, kVmin, kVmax);
+             },
+             [=](cudaStream_t s) {
+               kernels::soft_ce_forward_cuda(logits->d(), target->d(), loss->d(), lse->d(), kUpdateRows,
+                                             kBins, kVmin, kVmax, s);
+               kernels::soft_ce_backward_cuda(logits->d(), target->d(), lse->d(), gloss->d(), gl->d(),
+                                              kUpdateRows, kBins, kVmin, kVmax, s);
+             }}));
+  }
+  {  // Q output epilogue for planning: decode 2 of 5 heads, average; 512 rows.
+    auto logits = std::make_shared<Array>(kHeads * kRows * kBins, 40),
+         out = std::make_shared<Array>(kRows, 41);
+    auto bias = std::make_shared<Array>(kHeads * kBins, 42),
+         prob = std::make_shared<Array>(kRows * kBins, 43);
+    const double n = 2.0 * kRows * kBins;
+    cases.push_back(std::make_shared<Case>(
+        Case{"q_head_decode_avg2/5x512x101", 4 * n, 6 * n,
+             [=] {  // unfused CPU composition: softmax of each chosen head, expectation, symexp, mean
+               std::vector<float> z(static_cast<std::size_t>(kRows * kBins));
+               for (int head : {1, 3}) {
+                 for (std::int64_t i = 0; i < kRows * kBins; ++i)
+                   z[static_cast<std::size_t>(i)] =
+                       logits->host[static_cast<std::size_t>(head * kRows * kBins + i)] +
+                       bias->host[static_cast<std::size_t>(head * kBins + i % kBins)];
+                 kernels::softmax_forward_cpu(z.data(), prob->h(), kRows, kBins, false);
+                 for (std::int64_t r = 0; r < kRows; ++r) {
+                   float m = 0.f;
+                   for (std::int64_t k = 0; k < kBins; ++k)
+                     m += prob->host[static_cast<std::size_t>(r * kBins + k)] * (kVmin + 0.2f * k);
+                   const float v = std::copysign(std::expm1(std::fabs(m)), m);
+                   out->host[static_cast<std::size_t>(r)] =
+                       head == 1 ? 0.5f * v : out->host[static_cast<std::size_t>(r)] + 0.5f * v;
+                 }
+               }
+             },
+             [=](cudaStream_t s) {
+               kernels::q_head_decode_forward_cuda(logits->d(), bias->d(), nullptr, out->d(), kHeads, kRows,
+                                                   kBins, kVmin, kVmax, 1, 3, kernels::QCombine::kAvg, s);
+             }}));
+  }
+  {  // Adam over a 5M-parameter arena (TD-MPC2 5M), one launch; and the Q-target EMA.
+    const std::size_t n = 5'000'000;
+    auto p = std::make_shared<Array>(n, 50), g = std::make_shared<Array>(n, 51);
+    auto m = std::make_shared<Array>(n, 52, -0.01f, 0.01f), v = std::make_shared<Array>(n, 53, 0.f, 1e-4f);
+    kernels::AdamGroups groups;
+    groups.count = 2;  // encoder at 0.3 x lr, the rest at lr
+    groups.offset[0] = 0, groups.size[0] = 400'000, groups.lr[0] = 0.3f * 3e-4f;
+    groups.offset[1] = 400'000, groups.size[1] = n - 400'000, groups.lr[1] = 3e-4f;
+    cases.push_back(std::make_shared<Case>(
+        Case{"adam_arena_step/5M", 28.0 * n, 12.0 * n,
+             [=] {
+               kernels::adam_step_cpu(p->h(), g->h(), m->h(), v->h(), 400'000, 0.3f * 3e-4f, 0.9f, 0.999f,
+                                      1e-8f, 0.1f, 0.001f);
+               kernels::adam_step_cpu(p->h() + 400'000, g->h() + 400'000, m->h() + 400'000, v->h() + 400'000,
+                                      n - 400'000, 3e-4f, 0.9f, 0.999f, 1e-8f, 0.1f, 0.001f);
+             },
+             [=](cudaStream_t s) {
+               kernels::adam_arena_step_cuda(p->d(), g->d(), m->d(), v->d(), groups, 0.9f, 0.999f, 1e-8f,
+                                             0.1f, 0.001f, s);
+             }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"ema_lerp/5M", 12.0 * n, 3.0 * n, [=] { kernels::ema_lerp_cpu(m->h(), p->h(), n, 0.01f); },
+             [=](cudaStream_t s) { kernels::ema_lerp_cuda(m->d(), p->d(), n, 0.01f, s); }}));
+  }
+  {  // Dropout on the first Q layer's activations (p = 0.01), mask-free.
+    const std::size_t n = kHeads * kRows * kCols;
+    auto x = std::make_shared<Array>(n, 60), y = std::make_shared<Array>(n, 61),
+         u = std::make_shared<Array>(n, 62);
+    cases.push_back(std::make_shared<Case>(
+        Case{"dropout_forward/5x512x512", 8.0 * n, 40.0 * n,
+             [=] {  // CPU: the Rng's uniform draws (same Philox) then the select
+               for (std::size_t b = 0; b < (n + 3) / 4; ++b) {
+                 const hd::Philox4x32 r = hd::philox_block(7, 0, b);
+                 for (std::size_t j = 0; j < 4 && 4 * b + j < n; ++j)
+                   u->host[4 * b + j] = hd::philox_uniform(r.v[j]);
+               }
+               for (std::size_t i = 0; i < n; ++i)
+                 y->host[i] = u->host[i] >= 0.01f ? x->host[i] / 0.99f : 0.f;
+             },
+             [=](cudaStream_t s) {
+               kernels::dropout_forward_cuda(x->d(), y->d(), nullptr, n, 0.01f, 7, 0, 0, s);
+             }}));
+  }
+  {  // GRU cell gates (Dreamer-sized: 200 units), 512 rows, forward.
+    const std::int64_t hidden = 200;
+    auto gi = std::make_shared<Array>(kRows * 3 * hidden, 70),
+         gh = std::make_shared<Array>(kRows * 3 * hidden, 71);
+    auto h = std::make_shared<Array>(kRows * hidden, 72), hn = std::make_shared<Array>(kRows * hidden, 73);
+    const double n = kRows * hidden;
+    cases.push_back(std::make_shared<Case>(
+        Case{"gru_torch_forward/512x200", 32 * n, 30 * n,
+             [=] { kernels::gru_torch_forward_cpu(gi->h(), gh->h(), h->h(), hn->h(), kRows, hidden); },
+             [=](cudaStream_t s) {
+               kernels::gru_torch_forward_cuda(gi->d(), gh->d(), h->d(), hn->d(), kRows, hidden, s);
+             }}));
+  }
+  {  // Row max with arg (MPPI elite selection style) and the leading-dim sum (bias gradients).
+    auto x = std::make_shared<Array>(kRows * kCols, 80), out = std::make_shared<Array>(kRows, 81);
+    auto col = std::make_shared<Array>(kCols, 82);
+    const double n = kRows * kCols;
+    cases.push_back(std::make_shared<Case>(Case{
+        "reduce_last_max/512x512", 4 * n, n,
+        [=] { kernels::reduce_last_cpu(kernels::ReduceOp::kMax, x->h(), out->h(), nullptr, kRows, kCols); },
+        [=](cudaStream_t s) {
+          kernels::reduce_last_cuda(kernels::ReduceOp::kMax, x->d(), out->d(), nullptr, kRows, kCols, s);
+        }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"reduce_leading_sum/512x512", 4 * n, n,
+             [=] { kernels::reduce_leading_sum_cpu(x->h(), col->h(), kRows, kCols); },
+             [=](cudaStream_t s) { kernels::reduce_leading_sum_cuda(x->d(), col->d(), kRows, kCols, s); }}));
+  }
+  return cases;
+}
+
+const bool kRegistered = [] {
+  for (const std::shared_ptr<Case>& c : make_cases()) {
+    benchmark::RegisterBenchmark((c->name + "/cpu").c_str(), run_cpu, c)->Unit(benchmark::kMicrosecond);
+#if defined(LUCID_EMU)
+    // One emulated call is enough to count its launches; timing the emulator means nothing.
+    benchmark::RegisterBenchmark((c->name + "/emu").c_str(), run_gpu, c)
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+#else
+    benchmark::RegisterBenchmark((c->name + "/cuda").c_str(), run_gpu, c)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+#endif
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace lucid
+
+BENCHMARK_MAIN();
