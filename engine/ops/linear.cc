@@ -18,32 +18,10 @@ namespace lucid {
 using namespace ops_detail;
 namespace {
 
-// C = alpha op(A) op(B) + beta C with the rows of C split over the OpenMP threads (OpenBLAS runs
-// single-threaded inside each block; see lucid/kernels/threading.h).
+// Large GEMMs split their rows over the OpenMP threads (lucid/kernels/threading.h).
 void gemm_rows(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
                float beta, float* c, int ldc) {
-  kernels::init_threads();
-  const double flops = 2.0 * m * n * k;
-  const int threads = std::min(kernels::num_threads(), std::max(1, m / 16));
-  if (threads <= 1 || flops < 4e6) {
-    kernels::gemm_cpu(ta, tb, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-#pragma omp for schedule(static)
-    for (int t = 0; t < threads; ++t) {
-      // Blocks of whole 16-row panels so each thread's GEMM stays kernel-aligned.
-      const int panels = (m + 15) / 16;
-      const int r0 = std::min(m, panels * t / threads * 16),
-                r1 = std::min(m, panels * (t + 1) / threads * 16);
-      if (r1 > r0) {
-        const float* a0 = ta ? a + r0 : a + static_cast<std::int64_t>(r0) * lda;
-        kernels::gemm_cpu(ta, tb, r1 - r0, n, k, 1.f, a0, lda, b, ldb, beta,
-                          c + static_cast<std::int64_t>(r0) * ldc, ldc);
-      }
-    }
-  }
+  kernels::gemm_rows_parallel_cpu(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 // No-grad forwards at planning batch sizes go to the small-batch GEMM, whose weights stay packed

@@ -4,10 +4,13 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+
+#include "lucid/kernels/gemm.h"
 
 namespace lucid::kernels {
 namespace {
@@ -42,6 +45,28 @@ void init_threads() {
 int num_threads() {
   init_threads();
   return g_threads.load();
+}
+
+void gemm_rows_parallel_cpu(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda,
+                            const float* b, int ldb, float beta, float* c, int ldc) {
+  init_threads();
+  const double flops = 2.0 * m * n * k;
+  const int threads = std::min(num_threads(), std::max(1, m / 16));
+  if (threads <= 1 || flops < 4e6) {
+    gemm_cpu(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    const int panels = (m + 15) / 16;  // whole 16-row panels keep each block kernel-aligned
+    const int r0 = std::min(m, panels * t / threads * 16), r1 = std::min(m, panels * (t + 1) / threads * 16);
+    if (r1 > r0) {
+      // Row r of op(A) starts at a + r * lda, or at column r (a + r) when A is used transposed.
+      const float* a0 = trans_a ? a + r0 : a + static_cast<std::int64_t>(r0) * lda;
+      gemm_cpu(trans_a, trans_b, r1 - r0, n, k, 1.f, a0, lda, b, ldb, beta,
+               c + static_cast<std::int64_t>(r0) * ldc, ldc);
+    }
+  }
 }
 
 }  // namespace lucid::kernels

@@ -3,9 +3,11 @@
 // lucid parallelises its row and elementwise kernels with OpenMP and gets large GEMMs from
 // OpenBLAS (pthreads build). Both pools spin-wait after a parallel region, so running both with
 // N threads on N cores makes each steal the other's cores. The policy: OpenMP gets N threads
-// (LUCID_THREADS, else OMP_NUM_THREADS, else the core count) and OpenBLAS gets 1; the engine's
-// linear op splits large GEMMs into per-thread row blocks inside one OpenMP region, so GEMMs still
-// use all N cores. init_threads() applies the policy once (idempotent; ops call it lazily).
+// (LUCID_THREADS, else OMP_NUM_THREADS, else the core count) and OpenBLAS gets 1;
+// gemm_rows_parallel_cpu (used by the engine's linear ops) splits large GEMMs into per-thread row
+// blocks inside one OpenMP region, so GEMMs still use all N cores. init_threads() applies the
+// policy once (idempotent; ops call it lazily). Code calling gemm_cpu directly after that gets a
+// single-threaded BLAS call: use gemm_rows_parallel_cpu for large products.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,13 @@ namespace lucid::kernels {
 void init_threads();
 int num_threads();
 void set_num_threads(int n);  // overrides the environment for the whole process
+
+// C = op(A) op(B) + beta C (row-major, as gemm_cpu) with the rows of C split into one block of
+// whole 16-row panels per OpenMP thread, each a single-threaded OpenBLAS call. Small problems
+// (< 4 MFLOP, or fewer than 16 rows per thread) run as one call. Use this rather than gemm_cpu
+// for large GEMMs outside a parallel region, so BLAS work uses all of lucid's threads.
+void gemm_rows_parallel_cpu(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda,
+                            const float* b, int ldb, float beta, float* c, int ldc);
 
 // Below this many floats an elementwise/row kernel stays on one thread (a parallel region costs
 // a few microseconds, about what 32k mish evaluations take).
