@@ -21,6 +21,7 @@ struct Renderer::State {
   mjvScene scene;
   mjvOption option;
   bool has_context = false;
+  bool shadows = false;
 
   State() {
     mjr_defaultContext(&con);
@@ -58,6 +59,8 @@ struct Renderer::State {
         << "OSMesaMakeCurrent failed for " << width << "x" << height;
     mjr_makeContext(m, &con, mjFONTSCALE_100);
     mjv_makeScene(m, &scene, 2000);
+    scene.flags[mjRND_SHADOW] = shadows ? 1 : 0;
+    scene.flags[mjRND_REFLECTION] = shadows ? 1 : 0;
     has_context = true;
     model = m;
     mjr_setBuffer(mjFB_OFFSCREEN, &con);
@@ -65,7 +68,7 @@ struct Renderer::State {
   }
 };
 
-Renderer::Renderer() : state_(std::make_unique<State>()) {}
+Renderer::Renderer(bool shadows) : state_(std::make_unique<State>()) { state_->shadows = shadows; }
 Renderer::~Renderer() = default;
 
 Image Renderer::render(Physics& physics, int width, int height, int camera) {
