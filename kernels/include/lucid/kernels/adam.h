@@ -23,3 +23,9 @@ double sumsq_cpu(const float* x, std::size_t n);
 void scale_cpu(float* x, std::size_t n, float s);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// adam_step_cuda, adam_arena_step_cuda (all groups in one launch), sumsq_cuda, scale_cuda,
+// clip_by_norm_cuda: the arguments above plus a cuda::StreamHandle, device pointers; kernels in
+// kernels/cuda/optim.cu.
+#include "lucid/kernels/cuda/optim.h"

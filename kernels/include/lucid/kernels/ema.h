@@ -11,3 +11,8 @@ namespace lucid::kernels {
 void ema_lerp_cpu(float* target, const float* source, std::size_t n, float tau);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// ema_lerp_cuda: the arguments above plus a cuda::StreamHandle, device pointers; kernels in
+// kernels/cuda/optim.cu.
+#include "lucid/kernels/cuda/optim.h"

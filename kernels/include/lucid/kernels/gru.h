@@ -23,3 +23,8 @@ void gru_ln_backward_cpu(const float* p, const float* h, const float* g_new, flo
                          std::int64_t batch, std::int64_t hidden);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// gru_torch_*_cuda, gru_ln_*_cuda: the arguments above plus a cuda::StreamHandle, device pointers;
+// kernels in kernels/cuda/gru.cu.
+#include "lucid/kernels/cuda/gru.h"

@@ -19,3 +19,8 @@ void layernorm_backward_cpu(const float* x, const float* gamma, const float* bet
                             std::int64_t rows, std::int64_t cols, bool fuse_mish);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// layernorm_forward_cuda, layernorm_backward_cuda and the ensemble (bias + LN + Mish) epilogue: the
+// arguments above plus a cuda::StreamHandle, device pointers; kernels in kernels/cuda/layernorm.cu.
+#include "lucid/kernels/cuda/layernorm.h"

@@ -16,3 +16,8 @@ void reduce_last_cpu(ReduceOp op, const float* x, float* out, std::int64_t* arg,
 void reduce_leading_sum_cpu(const float* x, float* out, std::int64_t rows, std::int64_t cols);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// reduce_last_cuda, reduce_leading_sum_cuda: the arguments above plus a cuda::StreamHandle, device
+// pointers; kernels in kernels/cuda/reduce.cu.
+#include "lucid/kernels/cuda/reduce.h"

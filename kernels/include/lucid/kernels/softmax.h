@@ -26,3 +26,8 @@ void soft_ce_backward_cpu(const float* logits, const float* target, const float*
                           float* g_logits, std::int64_t rows, int num_bins, float vmin, float vmax);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// softmax_*_cuda, simnorm_*_cuda, two_hot_cuda, soft_ce_*_cuda: the arguments above plus a
+// cuda::StreamHandle, device pointers; kernels in kernels/cuda/softmax.cu.
+#include "lucid/kernels/cuda/softmax.h"
