@@ -225,3 +225,29 @@ TEST(ModelPath, OfficialModelsLoadThroughTheEnvironmentVariable) {
 
 }  // namespace
 }  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+TEST(Physics, CloneCopiesModelEditsAndStateAndIsIndependent) {
+  EnvOptions bare;
+  bare.rescale_actions = false;  // make_env then returns the DmcEnv itself
+  auto env =
+      std::unique_ptr<dmc::DmcEnv>(dynamic_cast<dmc::DmcEnv*>(make_env("reacher-easy", bare).release()));
+  ASSERT_NE(env, nullptr);
+  env->reset(8);  // moves the target geom: a model edit
+  Physics copy = env->physics().clone();
+  const int target = copy.geom_id("target");
+  EXPECT_EQ(copy.model()->geom_pos[3 * target], env->physics().model()->geom_pos[3 * target]);
+  const std::vector<double> ctrl{0.4f, -0.7f};  // the env widens its float action the same way
+  for (int t = 0; t < 20; ++t) {
+    ASSERT_TRUE(copy.step(ctrl, 1));
+    env->step(std::vector<float>{0.4f, -0.7f});
+    ASSERT_EQ(copy.data()->qpos[0], env->physics().data()->qpos[0]);
+  }
+  copy.model()->geom_pos[3 * target] += 1.0;  // editing the copy leaves the original alone
+  EXPECT_NE(copy.model()->geom_pos[3 * target], env->physics().model()->geom_pos[3 * target]);
+}
+
+}  // namespace
+}  // namespace lucid::envs
