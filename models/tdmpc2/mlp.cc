@@ -6,7 +6,9 @@
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm.h"
@@ -17,23 +19,6 @@ namespace {
 constexpr float kLayerNormEps = 1e-5f;  // torch.nn.LayerNorm default
 
 }  // namespace
-
-float mish_fast(float x) {
-  if (x > 20.f) return x;  // PyTorch's softplus threshold: tanh(x) == 1 in float there
-  const float e = std::exp(x);
-  const float n = e * (e + 2.f);
-  return x * n / (n + 2.f);
-}
-
-float mish_grad_fast(float x) {
-  if (x > 20.f) return 1.f;
-  const float e = std::exp(x);
-  const float n = e * (e + 2.f);
-  const float inv = 1.f / (n + 2.f);
-  const float t = n * inv;                           // tanh(softplus(x))
-  const float sig = e / (1.f + e);                   // sigmoid(x)
-  return t + x * sig * (4.f * n + 4.f) * inv * inv;  // 1 - t^2 = (4n + 4) / (n + 2)^2
-}
 
 std::size_t ParamLayout::add(std::string name, std::vector<std::int64_t> shape, ParamKind kind) {
   std::size_t n = 1;
@@ -148,7 +133,7 @@ void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
           for (int j = 1; j < g; ++j) mx = std::max(mx, yr[j0 + j]);
           float sum = 0.f;
           for (int j = 0; j < g; ++j) {
-            yr[j0 + j] = std::exp(yr[j0 + j] - mx);
+            yr[j0 + j] = exp_poly(yr[j0 + j] - mx);
             sum += yr[j0 + j];
           }
           const float inv = 1.f / sum;

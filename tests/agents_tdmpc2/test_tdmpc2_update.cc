@@ -121,7 +121,7 @@ TEST_F(Tdmpc2Golden, OneUpdateMatchesPyTorch) {
   const auto& gl = golden_["losses"];
   for (const char* key : {"consistency_loss", "reward_loss", "value_loss", "total_loss", "grad_norm",
                           "pi_loss", "pi_grad_norm", "pi_scale"})
-    expect_close(info.at(key), gl[key].get<double>(), 1e-6, 1e-4, key);
+    expect_close(info.at(key), gl[key].get<double>(), 1e-6, 5e-4, key);
 
   // Gradients: undo the clipping (scale 20 / (norm + 1e-6) when norm > 20) to compare raw ones.
   const double model_norm = info.at("grad_norm"), pi_norm = info.at("pi_grad_norm");
