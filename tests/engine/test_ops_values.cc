@@ -46,6 +46,23 @@ TEST(OpsValues, LargeLinearSplitAcrossThreadsMatchesOneThread) {
   EXPECT_TRUE(all_close(y2.data(), y1.data(), y1.numel(), 1e-5, 1e-5));
 }
 
+// Above kParallelGrain the row/elementwise kernels fork; results must not depend on it (up to
+// the order of dgamma/dbeta's per-thread partial sums).
+TEST(OpsValues, ParallelRowKernelsMatchOneThread) {
+  auto run = [](int threads) {
+    kernels::set_num_threads(threads);
+    Tensor x = U({256, 512}, 1, -3.f, 3.f), g = U({512}, 2, 0.5f, 1.5f), b = U({512}, 3);
+    x.set_requires_grad(true), g.set_requires_grad(true), b.set_requires_grad(true);
+    const Tensor y = add(softmax(layernorm_mish(x, g, b)), mul(sigmoid(x), x));
+    const std::vector<Tensor> gr = grad({y}, {x, g, b}, {U({256, 512}, 4)});
+    kernels::set_num_threads(1);
+    return std::vector<Tensor>{y, gr[0], gr[1], gr[2]};
+  };
+  const auto one = run(1), two = run(2);
+  for (std::size_t i = 0; i < one.size(); ++i)
+    EXPECT_TRUE(all_close(two[i].data(), one[i].data(), one[i].numel(), 1e-5, 1e-5)) << "tensor " << i;
+}
+
 TEST(OpsValues, EnsembleSharedEqualsStackedCopies) {
   Tensor x = U({5, 6}, 1), w = U({3, 4, 6}, 2), b = U({3, 4}, 3);
   Tensor shared = ensemble_linear(x, w, b);
