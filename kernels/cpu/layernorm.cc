@@ -2,7 +2,8 @@
 //
 // Statistics are accumulated in double so a 4096-wide row keeps fp32 accuracy; the backward
 // recomputes xhat from (x, mean, rstd) rather than storing it, so the fused op's forward
-// writes only y, mean and rstd: one pass over memory each way.
+// writes only y, mean and rstd: one pass over memory each way. Each row is one call of a
+// function cloned for AVX2+FMA and the baseline (isa_clones.h); OpenMP splits the rows.
 #include "lucid/kernels/layernorm.h"
 
 #include <omp.h>
@@ -11,37 +12,81 @@
 #include <vector>
 
 #include "hd/activations.h"
+#include "isa_clones.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
+namespace {
+
+LUCID_CPU_CLONES
+void forward_row(const float* xr, const float* gamma, const float* beta, float* yr, float* mean, float* rstd,
+                 std::int64_t cols, float eps, bool fuse_mish) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t c = 0; c < cols; ++c) s += xr[c];
+  const float m = static_cast<float>(s / static_cast<double>(cols));
+  double v = 0.0;
+#pragma omp simd reduction(+ : v)
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const double d = static_cast<double>(xr[c] - m);
+    v += d * d;
+  }
+  const float rs = 1.f / std::sqrt(static_cast<float>(v / static_cast<double>(cols)) + eps);
+  *mean = m;
+  *rstd = rs;
+  if (fuse_mish) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) yr[c] = hd::mish((xr[c] - m) * rs * gamma[c] + beta[c]);
+  } else {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+  }
+}
+
+// One row of the backward; dp is cols floats of scratch; pg/pb (may be null) accumulate
+// dgamma/dbeta partials.
+LUCID_CPU_CLONES
+void backward_row(const float* xr, const float* gamma, const float* beta, float m, float rs, const float* gr,
+                  float* gxr, float* pg, float* pb, float* dp, std::int64_t cols, bool fuse_mish) {
+  // dp = d loss / d (gamma * xhat + beta)
+  if (fuse_mish) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c)
+      dp[c] = gr[c] * hd::mish_grad((xr[c] - m) * rs * gamma[c] + beta[c]);
+  } else {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) dp[c] = gr[c];
+  }
+  float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const float xhat = (xr[c] - m) * rs;
+    const float dxhat = dp[c] * gamma[c];
+    sum_dxhat += dxhat;
+    sum_dxhat_xhat += dxhat * xhat;
+  }
+  if (pg) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) {
+      pg[c] += dp[c] * (xr[c] - m) * rs;
+      pb[c] += dp[c];
+    }
+  }
+  if (gxr) {
+    const float inv_n = 1.f / static_cast<float>(cols);
+    const float a = sum_dxhat * inv_n, b = sum_dxhat_xhat * inv_n;
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) gxr[c] = rs * (dp[c] * gamma[c] - a - (xr[c] - m) * rs * b);
+  }
+}
+
+}  // namespace
 
 void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish) {
 #pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (std::int64_t c = 0; c < cols; ++c) s += xr[c];
-    const float m = static_cast<float>(s / static_cast<double>(cols));
-    double v = 0.0;
-#pragma omp simd reduction(+ : v)
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const double d = static_cast<double>(xr[c] - m);
-      v += d * d;
-    }
-    const float rs = 1.f / std::sqrt(static_cast<float>(v / static_cast<double>(cols)) + eps);
-    mean[r] = m;
-    rstd[r] = rs;
-    if (fuse_mish) {
-#pragma omp simd
-      for (std::int64_t c = 0; c < cols; ++c) yr[c] = hd::mish((xr[c] - m) * rs * gamma[c] + beta[c]);
-    } else {
-#pragma omp simd
-      for (std::int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
-    }
-  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    forward_row(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
 }
 
 void layernorm_backward_cpu(const float* x, const float* gamma, const float* beta, const float* mean,
@@ -49,61 +94,24 @@ void layernorm_backward_cpu(const float* x, const float* gamma, const float* bet
                             std::int64_t rows, std::int64_t cols, bool fuse_mish) {
   const bool params = dgamma != nullptr;
   const int threads = rows * cols >= kParallelGrain ? num_threads() : 1;
-  // Per-thread partial sums of dgamma/dbeta, reused across calls on this thread.
-  thread_local std::vector<float> partial;
-  if (params) partial.assign(static_cast<std::size_t>(2 * cols * threads), 0.f);
-  float* const part = partial.data();  // thread_local: take the caller's buffer before forking
+  // Per thread: [dgamma partial | dbeta partial | dp scratch], reused across calls on this thread.
+  thread_local std::vector<float> scratch;
+  scratch.assign(static_cast<std::size_t>(3 * cols * threads), 0.f);
+  float* const base = scratch.data();  // thread_local: take the caller's buffer before forking
 
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num();
-    float* pg = params ? part + 2 * cols * t : nullptr;
-    float* pb = params ? pg + cols : nullptr;
-    std::vector<float> dp_row(static_cast<std::size_t>(cols));
-    float* dp = dp_row.data();
+    float* mine = base + 3 * cols * omp_get_thread_num();
+    float* pg = params ? mine : nullptr;
+    float* pb = params ? mine + cols : nullptr;
 #pragma omp for schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      const float* gr = gy + r * cols;
-      const float m = mean[r], rs = rstd[r];
-      // dp = d loss / d (gamma * xhat + beta)
-      if (fuse_mish) {
-#pragma omp simd
-        for (std::int64_t c = 0; c < cols; ++c)
-          dp[c] = gr[c] * hd::mish_grad((xr[c] - m) * rs * gamma[c] + beta[c]);
-      } else {
-        for (std::int64_t c = 0; c < cols; ++c) dp[c] = gr[c];
-      }
-      float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
-#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
-      for (std::int64_t c = 0; c < cols; ++c) {
-        const float xhat = (xr[c] - m) * rs;
-        const float dxhat = dp[c] * gamma[c];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * xhat;
-      }
-      if (params) {
-#pragma omp simd
-        for (std::int64_t c = 0; c < cols; ++c) {
-          pg[c] += dp[c] * (xr[c] - m) * rs;
-          pb[c] += dp[c];
-        }
-      }
-      if (gx) {
-        float* gxr = gx + r * cols;
-        const float inv_n = 1.f / static_cast<float>(cols);
-        const float a = sum_dxhat * inv_n, b = sum_dxhat_xhat * inv_n;
-#pragma omp simd
-        for (std::int64_t c = 0; c < cols; ++c) {
-          const float xhat = (xr[c] - m) * rs;
-          gxr[c] = rs * (dp[c] * gamma[c] - a - xhat * b);
-        }
-      }
-    }
+    for (std::int64_t r = 0; r < rows; ++r)
+      backward_row(x + r * cols, gamma, beta, mean[r], rstd[r], gy + r * cols, gx ? gx + r * cols : nullptr,
+                   pg, pb, mine + 2 * cols, cols, fuse_mish);
   }
   if (params) {
-    for (int t = 0; t < threads; ++t) {
-      const float* pg = part + 2 * cols * t;
+    for (int t = 0; t < threads; ++t) {  // fixed order: the result does not depend on scheduling
+      const float* pg = base + 3 * cols * t;
       for (std::int64_t c = 0; c < cols; ++c) {
         dgamma[c] += pg[c];
         dbeta[c] += pg[cols + c];
