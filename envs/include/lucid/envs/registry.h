@@ -17,6 +17,7 @@
 
 namespace lucid::envs {
 
+// Every member has a default, so designated initializers (EnvOptions{.seed = 3}) compile warning-free.
 struct EnvOptions {
   // Key of the env's RNG stream. reset(s) seeds the task's generator from (s, seed), so two envs
   // built with different option seeds draw different episodes from the same reset seed; the
@@ -31,9 +32,9 @@ struct EnvOptions {
   // all use [-1, 1], but kept so that any model with other ranges works).
   bool rescale_actions = true;
   // dm_control `suite/` folder holding the official models; empty: $LUCID_DMC_XML, else lucid's own.
-  std::filesystem::path dmc_xml_dir;
+  std::filesystem::path dmc_xml_dir{};
   // lucid's own models; empty: $LUCID_ASSETS, else the source tree's envs/assets.
-  std::filesystem::path assets_dir;
+  std::filesystem::path assets_dir{};
 };
 
 // Builds `task` with its wrappers. Throws lucid::EnvError for an unknown task (the message lists
