@@ -1,5 +1,6 @@
 // EnvPool: persistent workers woken per batch by a generation counter. Each worker owns a fixed
-// set of envs (i % num_threads), so an env's state is only ever touched by one thread.
+// set of envs (i % num_threads), so an env's state is only ever touched by one thread. The calling
+// thread is worker 0: it steps its own share instead of sleeping, so T workers cost T-1 threads.
 #include "lucid/envs/pool.h"
 
 #include <algorithm>
@@ -23,6 +24,17 @@ struct EnvPool::Workers {
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors;  // one slot per env
 
+  // Runs the job for worker `worker`'s envs, keeping each env's exception in its slot.
+  void run_share(int worker, int num_threads, int n_envs) {
+    for (int i = worker; i < n_envs; i += num_threads) {
+      try {
+        job(i);
+      } catch (...) {
+        errors[static_cast<std::size_t>(i)] = std::current_exception();
+      }
+    }
+  }
+
   void run(int worker, int num_threads, int n_envs) {
     std::uint64_t seen = 0;
     for (;;) {
@@ -31,13 +43,7 @@ struct EnvPool::Workers {
       if (stop) return;
       seen = generation;
       lock.unlock();
-      for (int i = worker; i < n_envs; i += num_threads) {
-        try {
-          job(i);
-        } catch (...) {
-          errors[static_cast<std::size_t>(i)] = std::current_exception();
-        }
-      }
+      run_share(worker, num_threads, n_envs);
       lock.lock();
       if (--pending == 0) finished.notify_one();
     }
@@ -59,7 +65,7 @@ EnvPool::EnvPool(const std::string& task, int n_envs, const EnvOptions& options,
   if (num_threads_ > 1) {
     workers_ = std::make_unique<Workers>();
     workers_->errors.resize(envs_.size());
-    for (int w = 0; w < num_threads_; ++w)
+    for (int w = 1; w < num_threads_; ++w)
       workers_->threads.emplace_back([this, w, n_envs] { workers_->run(w, num_threads_, n_envs); });
   }
 }
@@ -85,10 +91,11 @@ void EnvPool::for_each_env(Job&& job) {
   {
     std::lock_guard<std::mutex> lock(w.mu);
     w.job = job;
-    w.pending = num_threads_;
+    w.pending = num_threads_ - 1;
     ++w.generation;
   }
   w.wake.notify_all();
+  w.run_share(0, num_threads_, size());
   {
     std::unique_lock<std::mutex> lock(w.mu);
     w.finished.wait(lock, [&] { return w.pending == 0; });

@@ -1,7 +1,8 @@
 // EnvPool — N environments of one task stepped in parallel on worker threads.
 //
 // Each env owns its mjModel, mjData and RNG stream (env i is built with EnvOptions::seed + i), and
-// env i always runs on worker i % num_threads, so no simulation state is shared and the results
+// env i always runs on worker i % num_threads (worker 0 is the calling thread, the others are
+// persistent threads woken per batch), so no simulation state is shared and the results
 // are bit-identical to stepping the same envs one after another (tests/envs/test_pool.cc).
 // Batches are flat row-major buffers: observations [n, observation_dim], actions [n, action_dim],
 // rewards [n], statuses [n]. The pool does not reset an env whose episode ended: call
