@@ -202,6 +202,45 @@ void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, c
   }
 }
 
+void Tdmpc2ActionGradient::policy_actions(const float* out, const float* eps, int rows, float* a, int lda,
+                                          float* eps_std) const {
+  const Tdmpc2Config& c = model_.config();
+  const int A = c.action_dim;
+  const float dif = c.log_std_max - c.log_std_min;
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < A; ++j) {
+      float x = out[sz(r) * 2 * A + j];
+      float es = 0.f;
+      if (eps) {
+        const float log_std = c.log_std_min + 0.5f * dif * (std::tanh(out[sz(r) * 2 * A + A + j]) + 1.f);
+        es = eps[sz(r) * A + j] * std::exp(log_std);
+        x += es;
+      }
+      if (eps_std) eps_std[sz(r) * A + j] = es;
+      a[sz(r) * lda + j] = std::tanh(x);
+    }
+}
+
+void Tdmpc2ActionGradient::policy_rollout(const float* z0, const float* eps, int rows, int horizon,
+                                          float* actions) {
+  const Tdmpc2Config& c = model_.config();
+  const Tdmpc2Layout& lay = model_.layout();
+  const int L = c.latent_dim, A = c.action_dim;
+  LUCID_CHECK(rows >= 1 && rows <= max_rows_ && horizon >= 1 && horizon <= max_horizon_)
+      << "policy rollout: " << rows << " rows x horizon " << horizon << " exceeds reserve(" << max_rows_
+      << ", " << max_horizon_ << ")";
+  const float* z = z0;
+  for (int t = 0; t < horizon; ++t) {
+    float* a = actions + sz(t) * rows * A;
+    forward(lay.pi, model_.block(lay.pi), z, rows, pi_);
+    policy_actions(pi_.y.back().data(), eps ? eps + sz(t) * rows * A : nullptr, rows, a, A, nullptr);
+    if (t + 1 == horizon) break;
+    concat_rows(z, L, a, A, rows, za_[t].data());
+    forward(lay.dynamics, model_.block(lay.dynamics), za_[t].data(), rows, dyn_[t]);
+    z = dyn_[t].y.back().data();
+  }
+}
+
 void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int rows,
                                     const RolloutObjective& obj, float* value, float* grad) {
   const Tdmpc2Config& c = model_.config();
@@ -240,23 +279,9 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
   const float dif = c.log_std_max - c.log_std_min;
   const bool need_pi = obj.terminal_value || obj.uncertainty_coef != 0.f;
   if (need_pi) {
-    // [z_H | pi(z_H)] with a = tanh(mu + eps * std), as Tdmpc2Model::pi_action_raw.
     forward(lay.pi, model_.block(lay.pi), z_h, rows, pi_);
-    const float* out = pi_.y.back().data();
-    for (int r = 0; r < rows; ++r) {
-      std::memcpy(za_h + sz(r) * ZA, z_h + sz(r) * L, sizeof(float) * L);
-      for (int j = 0; j < A; ++j) {
-        float x = out[sz(r) * 2 * A + j];
-        float es = 0.f;
-        if (obj.terminal_eps) {
-          const float log_std = c.log_std_min + 0.5f * dif * (std::tanh(out[sz(r) * 2 * A + A + j]) + 1.f);
-          es = obj.terminal_eps[sz(r) * A + j] * std::exp(log_std);
-          x += es;
-        }
-        eps_std_[sz(r) * A + j] = es;
-        za_h[sz(r) * ZA + L + j] = std::tanh(x);
-      }
-    }
+    for (int r = 0; r < rows; ++r) std::memcpy(za_h + sz(r) * ZA, z_h + sz(r) * L, sizeof(float) * L);
+    policy_actions(pi_.y.back().data(), obj.terminal_eps, rows, za_h + L, ZA, eps_std_.data());
   }
   if (obj.terminal_value) {
     const float w = disc_h / static_cast<float>(heads.size());

@@ -30,16 +30,14 @@ void DreamMpc::allocate(int max_batch) {
   const std::int64_t rows = static_cast<std::int64_t>(max_batch) * N;
   z0_ = Tensor::zeros(Shape{max_batch, L});
   z_rows_ = Tensor::zeros(Shape{rows, L});
-  pz_a_ = Tensor::zeros(Shape{rows, L});
-  pz_b_ = Tensor::zeros(Shape{rows, L});
-  pi_eps_ = Tensor::zeros(Shape{rows, A});
-  prior_ = Tensor::zeros(Shape{H, rows, A});
   out_ = Tensor::zeros(Shape{max_batch, A});
   const std::size_t n_act = static_cast<std::size_t>(H) * rows * A;
   actions_.assign(n_act, 0.f);
   grad_buf_.assign(n_act, 0.f);
   stored_.assign(n_act, 0.f);
   init_.assign(n_act, 0.f);
+  prior_.assign(n_act, 0.f);
+  prior_eps_.assign(n_act, 0.f);
   value_.assign(rows, 0.f);
   term_eps_.assign(static_cast<std::size_t>(rows) * A, 0.f);
   grad_model_ = nullptr;
@@ -55,12 +53,7 @@ void DreamMpc::make_views(int batch) {
   const std::int64_t rows = static_cast<std::int64_t>(batch) * cfg_.num_pi_trajs;
   v_.z0 = z0_.view_rows(0, batch);
   v_.z_rows = z_rows_.view_rows(0, rows);
-  v_.pz_a = pz_a_.view_rows(0, rows);
-  v_.pz_b = pz_b_.view_rows(0, rows);
-  v_.pi_eps = pi_eps_.view_rows(0, rows);
   v_.out = out_.view_rows(0, batch);
-  v_.prior.clear();
-  for (int t = 0; t < cfg_.horizon; ++t) v_.prior.push_back(prior_[t].view_rows(0, rows));
   view_batch_ = batch;
 }
 
@@ -91,22 +84,13 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   for (int r = 0; r < rows; ++r)
     std::memcpy(v_.z_rows.data() + static_cast<std::size_t>(r) * L,
                 v_.z0.data() + static_cast<std::size_t>(r / N) * L, sizeof(float) * L);
-  std::memcpy(v_.pz_a.data(), v_.z_rows.data(), sizeof(float) * rows * L);
-  Tensor* z = &v_.pz_a;
-  Tensor* z_next = &v_.pz_b;
-  for (int t = 0; t < H; ++t) {
-    rng.normal(v_.pi_eps.data(), static_cast<std::size_t>(rows) * A);
-    model.policy_action_into(*z, v_.pi_eps, v_.prior[t]);
-    if (t + 1 < H) {
-      model.next_into(*z, v_.prior[t], *z_next);
-      std::swap(z, z_next);
-    }
-  }
+  for (int t = 0; t < H; ++t) rng.normal(prior_eps_.data() + t * step, step);
+  grad_->policy_rollout(v_.z_rows.data(), prior_eps_.data(), rows, H, prior_.data());
 
   // (b) amortised start, Eq. (3): rho * (previous candidates shifted, last duplicated) + (1 - rho) * prior.
   const float rho = cfg_.action_reusage_coefficient;
   for (int t = 0; t < H; ++t) {
-    const float* pr = v_.prior[t].data();
+    const float* pr = prior_.data() + t * step;
     float* a = actions_.data() + t * step;
     if (!warm_) {
       std::memcpy(a, pr, sizeof(float) * step);

@@ -25,15 +25,10 @@ void GradMpc::allocate(int max_batch) {
   const std::int64_t rows = static_cast<std::int64_t>(max_batch) * C;
   z0_ = Tensor::zeros(Shape{max_batch, L});
   z_rows_ = Tensor::zeros(Shape{rows, L});
-  if (init_ == Init::kPolicy) {
-    pz_a_ = Tensor::zeros(Shape{rows, L});
-    pz_b_ = Tensor::zeros(Shape{rows, L});
-    pi_eps_ = Tensor::zeros(Shape{rows, A});
-    pi_act_ = Tensor::zeros(Shape{rows, A});
-  }
   out_ = Tensor::zeros(Shape{max_batch, A});
   actions_.assign(static_cast<std::size_t>(H) * rows * A, 0.f);
   grad_buf_.assign(actions_.size(), 0.f);
+  if (init_ == Init::kPolicy) eps_.assign(actions_.size(), 0.f);
   value_.assign(rows, 0.f);
   trace_.reserve(cfg_.iterations + 1);
   grad_model_ = nullptr;
@@ -62,12 +57,6 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
     v_.z0 = z0_.view_rows(0, B);
     v_.z_rows = z_rows_.view_rows(0, rows);
     v_.out = out_.view_rows(0, B);
-    if (init_ == Init::kPolicy) {
-      v_.za = pz_a_.view_rows(0, rows);
-      v_.zb = pz_b_.view_rows(0, rows);
-      v_.eps = pi_eps_.view_rows(0, rows);
-      v_.act = pi_act_.view_rows(0, rows);
-    }
     view_batch_ = B;
   }
   const Tensor& z0 = v_.z0;
@@ -80,22 +69,13 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
   if (init_ == Init::kGaussian) {
     rng.normal(actions_.data(), H * step);  // Algorithm 1: a ~ Normal(0, 1)
   } else {
-    Tensor* za = &v_.za;
-    Tensor* zb = &v_.zb;
-    const Tensor& eps = v_.eps;
-    const Tensor& act = v_.act;
-    std::memcpy(za->data(), z_rows.data(), sizeof(float) * rows * L);
     for (int t = 0; t < H; ++t) {
-      rng.normal(eps.data(), step);
+      float* e = eps_.data() + t * step;
+      rng.normal(e, step);
       for (int b = 0; b < B; ++b)  // candidate 0 of each observation follows the policy mean
-        std::fill_n(eps.data() + static_cast<std::size_t>(b) * C * A, A, 0.f);
-      model.policy_action_into(*za, eps, act);
-      std::memcpy(actions_.data() + t * step, act.data(), sizeof(float) * step);
-      if (t + 1 < H) {
-        model.next_into(*za, act, *zb);
-        std::swap(za, zb);
-      }
+        std::fill_n(e + static_cast<std::size_t>(b) * C * A, A, 0.f);
     }
+    grad_->policy_rollout(z_rows.data(), eps_.data(), rows, H, actions_.data());
   }
 
   models::RolloutObjective obj;

@@ -191,6 +191,10 @@ class LinearActionGradient final : public models::ActionGradient {
       }
     }
   }
+  void policy_rollout(const float*, const float* eps, int rows, int horizon, float* actions) override {
+    const std::size_t n = static_cast<std::size_t>(horizon) * rows * m_.action_dim();
+    for (std::size_t i = 0; i < n; ++i) actions[i] = std::tanh(m_.spec().policy_mean + (eps ? eps[i] : 0.f));
+  }
   std::uint64_t gemm_flops() const override { return 0; }
   int evaluations() const { return evaluations_; }
 

@@ -198,6 +198,50 @@ TEST(Tdmpc2ActionGradient, UncertaintyIsMeanTimesStdOverTheEnsembleWithoutGradie
   for (int r = 0; r < kRows; ++r) EXPECT_NE(value[r], ref.value[r]);
 }
 
+TEST(Tdmpc2ActionGradient, PolicyRolloutMatchesTheWorldModelQueries) {
+  Fixture f;
+  auto ag = make_action_gradient(f.model);
+  ag->reserve(kRows, kH);
+  std::vector<float> eps(kH * kRows * kA), got(eps.size());
+  Rng rng(8);
+  rng.normal(eps.data(), eps.size());
+  ag->policy_rollout(f.z0.data(), eps.data(), kRows, kH, got.data());
+  Tensor z = Tensor::from(f.z0, Shape{kRows, f.model.config().latent_dim});
+  for (int t = 0; t < kH; ++t) {
+    const std::vector<float> et(eps.begin() + t * kRows * kA, eps.begin() + (t + 1) * kRows * kA);
+    const Tensor a = Tensor::empty(Shape{kRows, kA});
+    f.model.policy_action_into(z, Tensor::from(et, Shape{kRows, kA}), a);
+    EXPECT_TRUE(testing::all_close(got.data() + t * kRows * kA, a.data(), kRows * kA, 1e-5, 1e-5))
+        << "step " << t;
+    z = f.model.next(z, a);
+  }
+}
+
+// plan-bench counts FLOPs from model evaluations; the fused path's own GEMM count must agree.
+TEST(Tdmpc2ActionGradient, GemmFlopsAreOneForwardAndOneInputBackwardPerEvaluation) {
+  Fixture f;
+  auto ag = make_action_gradient(f.model);
+  ag->reserve(kRows, kH);
+  auto row = [](const Mlp& m) {
+    std::uint64_t n = 0;
+    for (const LayerSpec& l : m.layers()) n += 2ull * l.in * l.out;
+    return n;
+  };
+  const Tdmpc2Layout& lay = f.model.layout();
+  const std::uint64_t K = f.model.config().num_q, q = row(lay.q.front());
+  const std::uint64_t path = kRows * (kH * (row(lay.reward) + row(lay.dynamics)) + row(lay.pi) + 2 * q);
+  const std::vector<int> heads = {0, 2};
+  RolloutObjective obj;
+  obj.horizon = kH;
+  obj.terminal_value = true;
+  obj.heads = heads;
+  obj.uncertainty_coef = 0.01f;
+  std::vector<float> value(kRows), g(f.actions.size());
+  const std::uint64_t f0 = ag->gemm_flops();
+  ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
+  EXPECT_EQ(ag->gemm_flops() - f0, 2 * path + kRows * (kH + 1) * K * q);
+}
+
 TEST(DreamMpcOnTdmpc2, PlanAllocatesNothingAfterWarmUp) {
   Fixture f;
   planners::PlannerConfig c = planners::planner_defaults("dream-mpc");

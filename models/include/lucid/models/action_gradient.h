@@ -42,6 +42,11 @@ class ActionGradient {
   // grad may be nullptr: forward only (value of each candidate).
   virtual void evaluate(const float* z0, const float* actions, int rows, const RolloutObjective& objective,
                         float* value, float* grad) = 0;
+  // The policy prior rolled out through the dynamics, the candidates' usual seed: for t < horizon,
+  // a_t = pi(z_t) with noise eps_t (the model's own squashing), z_{t+1} = d(z_t, a_t) (the last
+  // step's dynamics is skipped). eps (horizon, rows, A) or nullptr for the mean actions; writes
+  // actions (horizon, rows, A) (=). Forward only, same reserve() bounds as evaluate().
+  virtual void policy_rollout(const float* z0, const float* eps, int rows, int horizon, float* actions) = 0;
   // FLOPs of the GEMMs run since construction (2 m n k each): what plan-bench reports.
   virtual std::uint64_t gemm_flops() const = 0;
 };

@@ -53,14 +53,12 @@ class DreamMpc final : public Planner {
   const models::WorldModel* grad_model_ = nullptr;
   std::unique_ptr<models::ActionGradient> grad_;
 
-  Tensor z0_, z_rows_, pz_a_, pz_b_, pi_eps_, prior_;  // prior_: (H, B * N, A)
-  Tensor out_;
+  Tensor z0_, z_rows_, out_;
   struct Views {
-    Tensor z0, z_rows, pz_a, pz_b, pi_eps, out;
-    std::vector<Tensor> prior;  // per step
+    Tensor z0, z_rows, out;
   } v_;
-  std::vector<float> actions_, grad_buf_, stored_, init_;  // (H, B * N, A)
-  std::vector<float> value_, term_eps_;                    // B * N; B * N * A
+  std::vector<float> actions_, grad_buf_, stored_, init_, prior_, prior_eps_;  // (H, B * N, A)
+  std::vector<float> value_, term_eps_;                                        // B * N; B * N * A
 };
 
 }  // namespace lucid::planners

@@ -46,11 +46,11 @@ class GradMpc final : public Planner {
   int max_batch_ = 0, view_batch_ = -1;
   const models::WorldModel* grad_model_ = nullptr;
   std::unique_ptr<models::ActionGradient> grad_;
-  Tensor z0_, z_rows_, pz_a_, pz_b_, pi_eps_, pi_act_, out_;
+  Tensor z0_, z_rows_, out_;
   struct Views {
-    Tensor z0, z_rows, za, zb, eps, act, out;
+    Tensor z0, z_rows, out;
   } v_;
-  std::vector<float> actions_, grad_buf_, value_, trace_;
+  std::vector<float> actions_, grad_buf_, eps_, value_, trace_;
 };
 
 }  // namespace lucid::planners

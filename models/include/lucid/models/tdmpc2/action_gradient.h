@@ -27,9 +27,13 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   void reserve(int rows, int horizon) override;
   void evaluate(const float* z0, const float* actions, int rows, const RolloutObjective& objective,
                 float* value, float* grad) override;
+  void policy_rollout(const float* z0, const float* eps, int rows, int horizon, float* actions) override;
   std::uint64_t gemm_flops() const override { return flops_; }
 
  private:
+  // a = tanh(mu + eps exp(log_std(raw))) from the policy head's output (rows, 2A); eps may be null.
+  // eps_std (rows, A), when not null, receives eps * std for the backward.
+  void policy_actions(const float* out, const float* eps, int rows, float* a, int lda, float* eps_std) const;
   // What one MLP forward saved for its input-only backward.
   struct NetCache {
     const float* x = nullptr;  // the input rows (owned by the caller, alive until backward)
