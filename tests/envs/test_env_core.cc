@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -247,6 +248,29 @@ TEST(Physics, CloneCopiesModelEditsAndStateAndIsIndependent) {
   }
   copy.model()->geom_pos[3 * target] += 1.0;  // editing the copy leaves the original alone
   EXPECT_NE(copy.model()->geom_pos[3 * target], env->physics().model()->geom_pos[3 * target]);
+}
+
+}  // namespace
+}  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+TEST(Physics, ABrokenModelIsAnIoErrorWithMuJoCosMessage) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() / "lucid_broken_model.xml";
+  // a range without limited="true" does not compile in MuJoCo 2.2.2 (facts §5.2)
+  std::ofstream(file)
+      << R"(<mujoco><worldbody><body><joint type="hinge" range="0 1"/><geom size=".1"/></body></worldbody></mujoco>)";
+  try {
+    Physics::from_xml(file);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("limited"), std::string::npos) << msg;  // MuJoCo's own diagnosis
+  }
+  std::filesystem::remove(file);
+  EXPECT_THROW(Physics::from_xml("/nonexistent/model.xml"), IoError);
 }
 
 }  // namespace
