@@ -88,7 +88,7 @@ int substeps(const std::string& task) {
 
 int main(int argc, char** argv) {
   for (const std::string& task : lucid::envs::task_names()) {
-    benchmark::RegisterBenchmark(("single/" + task).c_str(), bm_single, task)->MinTime(0.2);
+    benchmark::RegisterBenchmark(("single/" + task).c_str(), bm_single, task)->MinTime(0.2)->UseRealTime();
     benchmark::RegisterBenchmark(("pool/" + task).c_str(), bm_pool, task)
         ->ArgsProduct({{8}, {1, 2}})
         ->ArgNames({"envs", "threads"})
