@@ -28,7 +28,7 @@ inline void require_defined(const char* op, std::initializer_list<const Tensor*>
 // (output -> grad_fn -> output) alive.
 inline Tensor saved(const Tensor& t) { return t.defined() ? t.detach() : t; }
 
-// Shape with the last dim replaced (or dropped when keep == false and n == 1 requested).
+// `s` with its last dim replaced by n, or removed.
 inline Shape with_last(const Shape& s, std::int64_t n) {
   std::vector<std::int64_t> d = s.vec();
   d.back() = n;

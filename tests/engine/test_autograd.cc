@@ -3,6 +3,7 @@
 
 #include "gradcheck.h"
 #include "lucid/engine/autograd.h"
+#include "lucid/engine/memory.h"
 #include "lucid/engine/ops.h"
 #include "lucid/error.h"
 #include "lucid_test.h"
@@ -137,6 +138,28 @@ TEST(Autograd, NonScalarOutputNeedsAGradient) {
   backward(exp(x), Tensor::from({1.f, 0.f}, {2}));
   EXPECT_NEAR(x.grad().data()[0], std::exp(1.f), 1e-5);
   EXPECT_EQ(x.grad().data()[1], 0.f);
+}
+
+// A whole forward/backward in a per-step arena: parameters (allocated before) get their
+// gradients in place, every temporary comes from the arena, and the arena resets afterwards.
+TEST(Autograd, StepInsideAnArenaLeavesNothingBehind) {
+  Tensor w = uniform_tensor({8, 6}, -1, 1, 1).set_requires_grad();
+  w.set_grad(Tensor::zeros({8, 6}));
+  Arena arena(1 << 20);
+  for (int step = 0; step < 3; ++step) {
+    {
+      ArenaScope scope(arena);
+      Tensor x = uniform_tensor({16, 6}, -1, 1, 2 + step);
+      backward(mean(mish(linear(x, w))));
+      EXPECT_GT(arena.used(), 0u);
+    }
+    EXPECT_EQ(arena.live_blocks(), 0u);
+    arena.reset();
+  }
+  EXPECT_GT(arena.high_water(), 0u);
+  float s = 0.f;
+  for (float g : w.grad().to_vector()) s += std::abs(g);
+  EXPECT_GT(s, 0.f);
 }
 
 // The checker itself must be able to fail: a node with a deliberately wrong backward.

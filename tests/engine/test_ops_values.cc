@@ -36,6 +36,23 @@ TEST(OpsValues, LinearMatchesLoop) {
   EXPECT_TRUE(all_close(y.data(), ref.data(), ref.size(), 1e-5, 1e-5));
 }
 
+TEST(OpsValues, MatmulAllTransposesMatchLoop) {
+  const int m = 5, k = 7, n = 3;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = ta ? U({k, m}, 1) : U({m, k}, 1), b = tb ? U({n, k}, 2) : U({k, n}, 2);
+      Tensor c = matmul(a, b, ta, tb);
+      ASSERT_EQ(c.shape(), (Shape{m, n}));
+      std::vector<double> ref(m * n, 0.0);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j)
+          for (int q = 0; q < k; ++q)
+            ref[i * n + j] += static_cast<double>(ta ? a.data()[q * m + i] : a.data()[i * k + q]) *
+                              (tb ? b.data()[j * k + q] : b.data()[q * n + j]);
+      EXPECT_TRUE(all_close(c.data(), ref.data(), ref.size(), 1e-5, 1e-5)) << ta << tb;
+    }
+}
+
 TEST(OpsValues, LargeLinearSplitAcrossThreadsMatchesOneThread) {
   Tensor x = U({300, 130}, 4), w = U({70, 130}, 5);
   kernels::set_num_threads(1);
