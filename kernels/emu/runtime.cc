@@ -3,11 +3,13 @@
 //
 // Scheduling: a grid runs block by block on the calling OS thread. Inside a block every thread
 // is a fiber that runs until it reaches a rendezvous (__syncthreads, __syncwarp, a shuffle or
-// vote) or returns. When no fiber can run, a barrier whose every live participant has arrived
-// is released; if none can be released the kernel has deadlocked (a __syncthreads in divergent
-// code, a shuffle with absent lanes) and the launch throws lucid::CudaError naming the kernel.
-// In random order the runnable fibers are shuffled at every round, so a read of shared memory
-// that is only correct because a lower-numbered thread happened to run first is exposed.
+// vote) or returns. When no fiber can run and some still wait, the kernel has deadlocked (a
+// __syncthreads in divergent code, a shuffle with absent lanes) and the launch throws
+// lucid::CudaError naming the kernel.
+// A barrier is released the moment its last participant arrives. In random order the next fiber
+// is drawn at random (per block: among all runnable fibers, or warp by warp until the warp blocks
+// at __syncthreads), so a read of shared memory that is only correct because another thread or
+// warp happened to run first is exposed.
 //
 // Memory contract: "device" memory is host memory from cudaMalloc, registered by address range
 // so that copies are checked for direction and bounds, and poisoned with 0xFF bytes (a NaN for
@@ -20,6 +22,7 @@
 #include <boost/context/fiber.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
@@ -201,51 +204,84 @@ void run_block(const char* name, const std::function<void()>& body, uint3 block_
   Block* saved_block = t_block;
   Thread* saved_thread = t_thread;
   t_block = &b;
-  std::vector<int> order;
-  order.reserve(static_cast<std::size_t>(n));
-  while (b.live > 0) {
-    order.clear();
-    for (int i = 0; i < n; ++i)
-      if (b.threads[static_cast<std::size_t>(i)].wait == Wait::kNone) order.push_back(i);
-    if (order.empty()) {
-      // Release every warp whose live lanes all wait at a warp rendezvous; else the block barrier.
-      bool released = false;
-      std::vector<int> at_warp(static_cast<std::size_t>(warps), 0);
-      int at_block = 0;
-      for (const Thread& t : b.threads) {
-        if (t.wait == Wait::kWarp) ++at_warp[static_cast<std::size_t>(t.warp)];
-        if (t.wait == Wait::kBlock) ++at_block;
-      }
-      for (Thread& t : b.threads) {
-        const auto w = static_cast<std::size_t>(t.warp);
-        if (t.wait == Wait::kWarp && at_warp[w] == b.warp_live[w]) t.wait = Wait::kNone, released = true;
-      }
-      if (!released && at_block == b.live) {
-        for (Thread& t : b.threads)
-          if (t.wait == Wait::kBlock) t.wait = Wait::kNone;
-        released = true;
-      }
-      if (!released) {
-        t_block = saved_block;
-        t_thread = saved_thread;
-        LUCID_FAIL(CudaError) << "emulator: " << describe(name, block_idx) << " deadlocked: " << at_block
-                              << " of " << b.live
-                              << " live threads wait at __syncthreads and the rest at a warp "
-                                 "rendezvous that not all their lanes reach (divergent barrier?)";
-      }
-      continue;
-    }
-    if (rng) std::shuffle(order.begin(), order.end(), *rng);
-    for (int i : order) {
+  // Runnable fibers. A barrier is released the moment its last participant arrives, so released
+  // fibers compete with everyone still running towards the same rendezvous: in random order a
+  // warp may race ahead through several shuffles while another warp has not left the previous
+  // __syncthreads yet, as warps do on a GPU.
+  // Random order uses one of two policies per block, drawn at random:
+  //  * random threads: the next fiber is any runnable one, uniformly (fine-grained interleaving);
+  //  * random warps: one warp, chosen at random, runs its lanes in random order until every lane
+  //    is blocked at __syncthreads or done, then another — a warp racing ahead of a stalled one,
+  //    which is what exposes a missing __syncthreads between two phases that share memory.
+  enum class Policy { kThreadOrder, kRandomThreads, kRandomWarps };
+  const Policy policy =
+      !rng ? Policy::kThreadOrder : (((*rng)() & 1) ? Policy::kRandomThreads : Policy::kRandomWarps);
+  int current_warp = -1;
+  std::vector<std::size_t> lanes;
+  std::deque<int> runnable;
+  for (int i = 0; i < n; ++i) runnable.push_back(i);
+  std::vector<int> at_warp(static_cast<std::size_t>(warps), 0);
+  int at_block = 0;
+  auto release_warp = [&](int w) {
+    for (int i = w * kWarp; i < std::min(n, (w + 1) * kWarp); ++i) {
       Thread& t = b.threads[static_cast<std::size_t>(i)];
-      t_thread = &t;
-      threadIdx = t.idx;
-      t.self = std::move(t.self).resume();
-      if (t.wait == Wait::kDone) {
-        b.slots[static_cast<std::size_t>(i)] = 0;  // an exited lane votes false and shuffles zero
-        --b.live;
-        --b.warp_live[static_cast<std::size_t>(t.warp)];
+      if (t.wait == Wait::kWarp) t.wait = Wait::kNone, runnable.push_back(i);
+    }
+    at_warp[static_cast<std::size_t>(w)] = 0;
+  };
+  auto release_block = [&] {
+    for (int i = 0; i < n; ++i) {
+      Thread& t = b.threads[static_cast<std::size_t>(i)];
+      if (t.wait == Wait::kBlock) t.wait = Wait::kNone, runnable.push_back(i);
+    }
+    at_block = 0;
+  };
+  while (b.live > 0) {
+    if (runnable.empty()) {
+      t_block = saved_block;
+      t_thread = saved_thread;
+      LUCID_FAIL(CudaError) << "emulator: " << describe(name, block_idx) << " deadlocked: " << at_block
+                            << " of " << b.live
+                            << " live threads wait at __syncthreads and the rest at a warp rendezvous that "
+                               "not all their lanes reach (divergent barrier?)";
+    }
+    std::size_t pick = 0;  // thread order: first come, first served
+    if (policy == Policy::kRandomThreads) {
+      pick = std::uniform_int_distribution<std::size_t>(0, runnable.size() - 1)(*rng);
+    } else if (policy == Policy::kRandomWarps) {
+      lanes.clear();
+      for (std::size_t j = 0; j < runnable.size(); ++j)
+        if (b.threads[static_cast<std::size_t>(runnable[j])].warp == current_warp) lanes.push_back(j);
+      if (lanes.empty()) {  // the current warp is blocked or done: another warp, at random
+        const std::size_t j = std::uniform_int_distribution<std::size_t>(0, runnable.size() - 1)(*rng);
+        current_warp = b.threads[static_cast<std::size_t>(runnable[j])].warp;
+        for (std::size_t k = 0; k < runnable.size(); ++k)
+          if (b.threads[static_cast<std::size_t>(runnable[k])].warp == current_warp) lanes.push_back(k);
       }
+      pick = lanes[std::uniform_int_distribution<std::size_t>(0, lanes.size() - 1)(*rng)];
+    }
+    const int i = runnable[pick];
+    if (policy == Policy::kThreadOrder) {
+      runnable.pop_front();
+    } else {
+      runnable[pick] = runnable.back();
+      runnable.pop_back();
+    }
+    Thread& t = b.threads[static_cast<std::size_t>(i)];
+    const auto w = static_cast<std::size_t>(t.warp);
+    t_thread = &t;
+    threadIdx = t.idx;
+    t.self = std::move(t.self).resume();
+    if (t.wait == Wait::kDone) {
+      b.slots[static_cast<std::size_t>(i)] = 0;  // an exited lane votes false and shuffles zero
+      --b.live;
+      --b.warp_live[w];
+      if (at_warp[w] > 0 && at_warp[w] == b.warp_live[w]) release_warp(t.warp);
+      if (at_block > 0 && at_block == b.live) release_block();
+    } else if (t.wait == Wait::kWarp) {
+      if (++at_warp[w] == b.warp_live[w]) release_warp(t.warp);
+    } else if (t.wait == Wait::kBlock) {
+      if (++at_block == b.live) release_block();
     }
   }
   t_block = saved_block;

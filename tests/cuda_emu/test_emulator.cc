@@ -105,6 +105,25 @@ __global__ void neighbour_kernel(const float* x, float* y) {
   y[t] = s[t] + (t > 0 ? s[t - 1] : 0.f);
 }
 
+// PLANTED BUG: two block reductions reuse one scratch array, and the barrier that must separate
+// the last read of the first from the first write of the second is missing. Only a warp racing
+// ahead of another through the second reduction's shuffles exposes it.
+__global__ void scratch_reuse_kernel(const float* x, float* sums) {
+  __shared__ float scratch[32];
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  float v = x[blockIdx.x * blockDim.x + threadIdx.x];
+  for (int pass = 0; pass < 2; ++pass) {
+    float s = v;
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) scratch[warp] = s;  // BUG: needs a __syncthreads() before this on pass 1
+    __syncthreads();
+    float t = lane < warps ? scratch[lane] : 0.f;
+    for (int o = 16; o > 0; o /= 2) t += __shfl_xor_sync(0xffffffffu, t, o);
+    if (threadIdx.x == 0) sums[2 * blockIdx.x + static_cast<unsigned>(pass)] = t;
+    v = 2.f * v;  // the second pass sums 2x
+  }
+}
+
 __global__ void divergent_barrier_kernel(float* y) {
   if (threadIdx.x < 16)
     __syncthreads();  // half the warp waits for the block...
@@ -265,6 +284,29 @@ TEST_F(EmuTest, PlantedMissingSyncthreadsIsCaughtByRandomOrder) {
     emu::set_random_order(true, seed);
     LUCID_LAUNCH(fixed, 1, kThreads, 0, nullptr, dx.get(), dy.get());
     EXPECT_EQ(dy.download(), want) << "seed " << seed;
+  }
+}
+
+TEST_F(EmuTest, PlantedScratchReuseRaceIsCaughtByRandomOrder) {
+  constexpr unsigned kThreads = 256, kBlocks = 8;
+  const auto x = iota_vector(kThreads * kBlocks);
+  DeviceBuffer<float> dx(x), sums(2 * kBlocks);
+  auto all_right = [&] {
+    const auto s = sums.download();
+    for (unsigned b = 0; b < kBlocks; ++b) {
+      double want = 0.0;
+      for (unsigned t = 0; t < kThreads; ++t) want += x[b * kThreads + t];
+      if (s[2 * b] != want || s[2 * b + 1] != 2 * want) return false;
+    }
+    return true;
+  };
+  emu::set_random_order(false);
+  LUCID_LAUNCH(scratch_reuse_kernel, kBlocks, kThreads, 0, nullptr, dx.get(), sums.get());
+  EXPECT_TRUE(all_right()) << "in thread order the race is invisible";
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    emu::set_random_order(true, seed);
+    LUCID_LAUNCH(scratch_reuse_kernel, kBlocks, kThreads, 0, nullptr, dx.get(), sums.get());
+    EXPECT_FALSE(all_right()) << "random order (seed " << seed << ") must expose the missing barrier";
   }
 }
 
