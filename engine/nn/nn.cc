@@ -48,6 +48,22 @@ std::optional<std::size_t> ParamArena::find(const std::string& name) const {
   return std::nullopt;
 }
 
+ParamArena::Range ParamArena::range(const std::string& prefix) const {
+  std::size_t first = views_.size(), last = 0, count = 0;
+  for (std::size_t i = 0; i < views_.size(); ++i) {
+    if (views_[i].name.rfind(prefix, 0) != 0) continue;
+    first = std::min(first, i);
+    last = i;
+    ++count;
+  }
+  LUCID_CHECK(count > 0) << "no parameter name starts with \"" << prefix << "\"";
+  LUCID_CHECK(count == last - first + 1) << "parameters starting with \"" << prefix
+                                         << "\" are not contiguous in the arena (declare a module in one go)";
+  const std::size_t begin = views_[first].offset;
+  const std::size_t end = last + 1 < views_.size() ? views_[last + 1].offset : total_;
+  return {begin, end - begin};
+}
+
 std::size_t ParamArena::num_params() const {
   std::size_t n = 0;
   for (const View& v : views_) n += static_cast<std::size_t>(v.shape.numel());

@@ -48,6 +48,21 @@ TEST(ParamArena, OneBlockAlignedViewsAndGradsInTheGradBlock) {
   for (float g : arena.grads()) EXPECT_EQ(g, 0.f);
 }
 
+TEST(ParamArena, RangeOfAModuleForOptimizerGroups) {
+  ParamArena arena;
+  Mlp enc(arena, "enc", {.in = 4, .hidden = {8}, .out = 8, .out_act = Activation::kSimNorm});
+  arena.declare("other", {3});
+  arena.declare("enc_extra", {5});  // shares the "enc" prefix but not "enc."
+  arena.allocate();
+  const ParamArena::Range r = arena.range("enc.");
+  EXPECT_EQ(r.offset, 0u);
+  EXPECT_EQ(r.size, arena.views()[*arena.find("other")].offset);
+  EXPECT_THROW(arena.range("enc"), Error);  // enc.* and enc_extra are split by "other"
+  EXPECT_THROW(arena.range("nope"), Error);
+  const ParamArena::Range last = arena.range("enc_extra");
+  EXPECT_EQ(last.offset + last.size, arena.size());
+}
+
 TEST(Init, TruncNormalHasStd002AndRespectsAbsoluteBounds) {
   Rng rng(3);
   std::vector<float> v(50000);

@@ -50,6 +50,13 @@ class ParamArena {
   const Tensor& param(std::size_t id) const;  // requires_grad; grad() is its view into the grad block
   const std::vector<View>& views() const { return views_; }
   std::optional<std::size_t> find(const std::string& name) const;
+  // [offset, offset + size) of the block holding every parameter whose name starts with `prefix`
+  // (a module declared in one go, e.g. "enc."), for optimizer ParamGroups such as TD-MPC2's
+  // encoder lr scale. Throws when no parameter matches or other parameters lie in between.
+  struct Range {
+    std::size_t offset, size;
+  };
+  Range range(const std::string& prefix) const;
   std::size_t size() const { return total_; }  // floats in each block, padding included
   std::size_t num_params() const;              // floats excluding padding
 
