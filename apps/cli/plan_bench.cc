@@ -97,7 +97,8 @@ double flops_per_call(const std::string& name, const planners::PlannerConfig& pc
   if (name == "dream-mpc") {
     const double N = pc.num_pi_trajs, I = pc.iterations + extra;
     const double path = N * (H * step + pi + 2 * q);  // forward; the input-only backward costs the same
-    const double unc = pc.regularization_coefficient != 0.f ? N * (H + 1) * K * q : 0.0;
+    // The penalty's ensemble batch covers all K heads at H + 1 latents, the terminal pair included.
+    const double unc = pc.regularization_coefficient != 0.f ? N * (H + 1) * K * q - N * 2 * q : 0.0;
     return enc + N * (H * pi + (H - 1) * dyn) + I * (2 * path + unc);
   }
   if (name == "grad-mpc") {

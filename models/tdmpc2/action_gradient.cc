@@ -82,7 +82,8 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
   q_.resize(sz(c.num_q));
   for (int h = 0; h < c.num_q; ++h) reserve_net(lay.q[h], rows, q_[h]);
   const int n_unc = (horizon + 1) * rows;
-  reserve_net(lay.q.front(), n_unc, unc_);
+  unc_.resize(sz(c.num_q));
+  for (int h = 0; h < c.num_q; ++h) reserve_net(lay.q[h], n_unc, unc_[h]);
   unc_in_.resize(sz(n_unc) * ZA);
   unc_vals_.resize(sz(n_unc) * c.num_q);
   decode_.resize(sz(n_unc));
@@ -152,8 +153,7 @@ void Tdmpc2ActionGradient::forward(const Mlp& mlp, const float* params, const fl
 }
 
 void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, const NetCache& cache,
-                                          const float* dy, float* dx) {
-  const int rows = cache.rows;
+                                          int row0, int rows, const float* dy, float* dx) {
   const float* d_out = dy;  // gradient w.r.t. the current layer's output
   for (int li = static_cast<int>(mlp.layers().size()) - 1; li >= 0; --li) {
     const LayerSpec& s = mlp.layers()[li];
@@ -163,10 +163,10 @@ void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, c
       const float* gamma = params + s.gamma;
       const float* beta = params + s.beta;
       for (int r = 0; r < rows; ++r) {
-        const std::size_t o = sz(r) * s.out;
+        const std::size_t o = sz(r) * s.out, oc = sz(row0 + r) * s.out;  // oc: the saved row
         const float* gr = d_out + o;
-        const float* xh = cache.xhat[li].data() + o;
-        const float* yr = cache.y[li].data() + o;
+        const float* xh = cache.xhat[li].data() + oc;
+        const float* yr = cache.y[li].data() + oc;
         float* d = dhw + o;
         if (s.act == Activation::kMish) {
           for (int j = 0; j < s.out; ++j) d[j] = gr[j] * mish_grad_fast(xh[j] * gamma[j] + beta[j]);
@@ -189,7 +189,7 @@ void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, c
         }
         mean_d /= static_cast<float>(s.out);
         mean_dx /= static_cast<float>(s.out);
-        const float rstd = cache.rstd[li][r];
+        const float rstd = cache.rstd[li][row0 + r];
         for (int j = 0; j < s.out; ++j) d[j] = rstd * (d[j] - mean_d - xh[j] * mean_dx);
       }
       dh = dhw;
@@ -283,26 +283,20 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
     for (int r = 0; r < rows; ++r) std::memcpy(za_h + sz(r) * ZA, z_h + sz(r) * L, sizeof(float) * L);
     policy_actions(pi_.y.back().data(), obj.terminal_eps, rows, za_h + L, ZA, eps_std_.data());
   }
-  if (obj.terminal_value) {
-    const float w = disc_h / static_cast<float>(heads.size());
-    for (std::size_t i = 0; i < heads.size(); ++i) {
-      const Mlp& q = lay.q[heads[i]];
-      forward(q, model_.block(q), za_h, rows, q_[i]);
-      two_hot_inv_rows(q_[i].y.back().data(), rows, c, decode_.data());
-      for (int r = 0; r < rows; ++r) value[r] += w * decode_[r];
-    }
-  }
-  if (obj.uncertainty_coef != 0.f) {
+  // With the penalty on, every head is evaluated at [z_H | pi(z_H)] inside the uncertainty batch
+  // (rows H * rows onwards), so the terminal heads read their values and saved activations there.
+  const bool shared_terminal = obj.uncertainty_coef != 0.f;
+  const int n = (H + 1) * rows;
+  if (shared_terminal) {
     // u = mean * std over all heads of Q(z_{t+1}, a_t), t < H, and Q(z_H, pi(z_H)): one batch.
-    const int n = (H + 1) * rows;
     for (int t = 0; t < H; ++t)
       concat_rows(dyn_[t].y.back().data(), L, actions + sz(t) * rows * A, A, rows,
                   unc_in_.data() + sz(t) * rows * ZA);
     std::memcpy(unc_in_.data() + sz(H) * rows * ZA, za_h, sizeof(float) * rows * ZA);
     const int K = c.num_q;
     for (int k = 0; k < K; ++k) {
-      forward(lay.q[k], model_.block(lay.q[k]), unc_in_.data(), n, unc_);
-      two_hot_inv_rows(unc_.y.back().data(), n, c, unc_vals_.data() + sz(k) * n);
+      forward(lay.q[k], model_.block(lay.q[k]), unc_in_.data(), n, unc_[k]);
+      two_hot_inv_rows(unc_[k].y.back().data(), n, c, unc_vals_.data() + sz(k) * n);
     }
     for (int i = 0; i < n; ++i) {
       float mean = 0.f;
@@ -315,6 +309,19 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
       value[i % rows] -= obj.uncertainty_coef * mean * sd;
     }
   }
+  if (obj.terminal_value) {
+    const float w = disc_h / static_cast<float>(heads.size());
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+      const float* v = unc_vals_.data() + sz(heads[i]) * n + sz(H) * rows;
+      if (!shared_terminal) {
+        const Mlp& q = lay.q[heads[i]];
+        forward(q, model_.block(q), za_h, rows, q_[i]);
+        two_hot_inv_rows(q_[i].y.back().data(), rows, c, decode_.data());
+        v = decode_.data();
+      }
+      for (int r = 0; r < rows; ++r) value[r] += w * v[r];
+    }
+  }
   if (grad == nullptr) return;
 
   // ---- input-only backward ----
@@ -324,8 +331,11 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
     std::fill(g_scale_.begin(), g_scale_.begin() + rows, disc_h / static_cast<float>(heads.size()));
     for (std::size_t i = 0; i < heads.size(); ++i) {
       const Mlp& q = lay.q[heads[i]];
-      two_hot_inv_backward_rows(q_[i].y.back().data(), g_scale_.data(), rows, c, dlogits_.data());
-      backward_input(q, model_.block(q), q_[i], dlogits_.data(), dza_a_.data());
+      const NetCache& qc = shared_terminal ? unc_[heads[i]] : q_[i];
+      const int row0 = shared_terminal ? H * rows : 0;
+      two_hot_inv_backward_rows(qc.y.back().data() + sz(row0) * c.num_bins, g_scale_.data(), rows, c,
+                                dlogits_.data());
+      backward_input(q, model_.block(q), qc, row0, rows, dlogits_.data(), dza_a_.data());
       for (int r = 0; r < rows; ++r) {
         const float* d = dza_a_.data() + sz(r) * ZA;
         for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] += d[j];
@@ -342,16 +352,16 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
         dlogits_[sz(r) * 2 * A + j] = du;
         dlogits_[sz(r) * 2 * A + A + j] = du * eps_std_[sz(r) * A + j] * 0.5f * dif * (1.f - th * th);
       }
-    backward_input(lay.pi, model_.block(lay.pi), pi_, dlogits_.data(), dza_b_.data());
+    backward_input(lay.pi, model_.block(lay.pi), pi_, 0, rows, dlogits_.data(), dza_b_.data());
     for (std::size_t i = 0; i < sz(rows) * L; ++i) dz_[i] += dza_b_[i];
   }
   for (int t = H - 1; t >= 0; --t) {
     const float g = disc_[t];
     // dz_ holds dJ/dz_{t+1}.
-    backward_input(lay.dynamics, model_.block(lay.dynamics), dyn_[t], dz_.data(), dza_a_.data());
+    backward_input(lay.dynamics, model_.block(lay.dynamics), dyn_[t], 0, rows, dz_.data(), dza_a_.data());
     std::fill(g_scale_.begin(), g_scale_.begin() + rows, g);
     two_hot_inv_backward_rows(rew_[t].y.back().data(), g_scale_.data(), rows, c, dlogits_.data());
-    backward_input(lay.reward, model_.block(lay.reward), rew_[t], dlogits_.data(), dza_b_.data());
+    backward_input(lay.reward, model_.block(lay.reward), rew_[t], 0, rows, dlogits_.data(), dza_b_.data());
     float* ga = grad + sz(t) * rows * A;
     for (int r = 0; r < rows; ++r) {
       const float* da = dza_a_.data() + sz(r) * ZA;

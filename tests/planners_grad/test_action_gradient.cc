@@ -239,7 +239,12 @@ TEST(Tdmpc2ActionGradient, GemmFlopsAreOneForwardAndOneInputBackwardPerEvaluatio
   std::vector<float> value(kRows), g(f.actions.size());
   const std::uint64_t f0 = ag->gemm_flops();
   ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
-  EXPECT_EQ(ag->gemm_flops() - f0, 2 * path + kRows * (kH + 1) * K * q);
+  // With the penalty on, the terminal heads' forward is part of the ensemble batch.
+  EXPECT_EQ(ag->gemm_flops() - f0, 2 * path - kRows * 2 * q + kRows * (kH + 1) * K * q);
+  obj.uncertainty_coef = 0.f;
+  const std::uint64_t f1 = ag->gemm_flops();
+  ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
+  EXPECT_EQ(ag->gemm_flops() - f1, 2 * path);
 }
 
 TEST(DreamMpcOnTdmpc2, PlanAllocatesNothingAfterWarmUp) {

@@ -5,7 +5,8 @@
 // of rows (Dream-MPC: 5), where the cost is streaming the weights, not arithmetic. Here every
 // GEMM reads the weights in the pre-packed small-batch layout (kernels/gemm_small.h), the forward
 // as x W^T and the backward as dh W; no parameter gradient is ever formed; and the ensemble
-// uncertainty of all H + 1 latents is one (H + 1) * rows batch per head, forward only.
+// uncertainty of all H + 1 latents is one (H + 1) * rows batch per head, whose last rows
+// ([z_H | pi(z_H)]) double as the terminal value's forward, so those heads are not run twice.
 // The layer math (Linear -> LayerNorm -> Mish / SimNorm, two-hot decoding) is the same as
 // mlp.cc; tests/planners_grad compares the gradient with the engine's tape.
 //
@@ -42,8 +43,9 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   };
   void reserve_net(const Mlp& mlp, int rows, NetCache& cache);
   void forward(const Mlp& mlp, const float* params, const float* x, int rows, NetCache& cache);
-  // dy: rows x out (=> read); dx: rows x in (=).
-  void backward_input(const Mlp& mlp, const float* params, const NetCache& cache, const float* dy, float* dx);
+  // Backward through the saved rows [row0, row0 + rows) of cache. dy: rows x out (read); dx: rows x in (=).
+  void backward_input(const Mlp& mlp, const float* params, const NetCache& cache, int row0, int rows,
+                      const float* dy, float* dx);
 
   const Tdmpc2Model& model_;
   int max_rows_ = 0, max_horizon_ = 0;
@@ -52,7 +54,7 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   std::vector<NetCache> dyn_, rew_;                // per step
   NetCache pi_;                                    // terminal policy
   std::vector<NetCache> q_;                        // terminal value, one per head
-  NetCache unc_;                                   // ensemble pass over (H + 1) * rows, forward only
+  std::vector<NetCache> unc_;                      // per head: the ensemble pass over (H + 1) * rows
   std::vector<float> unc_in_, unc_vals_;           // (H + 1) rows x (L + A); num_q x (H + 1) rows
   std::vector<float> decode_, dlogits_, g_scale_;  // rows; rows x max(bins, 2A); rows
   std::vector<float> disc_;                        // gamma^t per step of the last forward
