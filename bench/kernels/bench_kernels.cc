@@ -30,6 +30,7 @@
 #include "lucid/kernels/cuda/runtime.h"
 #include "lucid/kernels/cuda/softmax.h"
 #include "lucid/kernels/ema.h"
+#include "lucid/kernels/gemm.h"
 #include "lucid/kernels/gru.h"
 #include "lucid/kernels/layernorm.h"
 #include "lucid/kernels/reduce.h"
@@ -313,6 +314,83 @@ std::vector<std::shared_ptr<Case>> make_cases() {
         Case{"reduce_leading_sum/512x512", 4 * n, n,
              [=] { kernels::reduce_leading_sum_cpu(x->h(), col->h(), kRows, kCols); },
              [=](cudaStream_t s) { kernels::reduce_leading_sum_cuda(x->d(), col->d(), kRows, kCols, s); }}));
+  }
+  {  // The whole Q ensemble for planning, 5 heads x (518 -> 512 -> 512 -> 101), 512 rows: per layer
+     // one strided-batched GEMM + one fused epilogue, i.e. 2 launches per layer, 6 in all.
+    constexpr std::int64_t kIn = 518;
+    auto x = std::make_shared<Array>(kRows * kIn, 90);
+    auto w1 = std::make_shared<Array>(kHeads * kCols * kIn, 91, -0.05f, 0.05f);
+    auto w2 = std::make_shared<Array>(kHeads * kCols * kCols, 92, -0.05f, 0.05f);
+    auto w3 = std::make_shared<Array>(kHeads * kBins * kCols, 93, -0.05f, 0.05f);
+    auto bias = std::make_shared<Array>(kHeads * kCols, 94),
+         gamma = std::make_shared<Array>(kHeads * kCols, 95, 0.9f, 1.1f);
+    auto beta = std::make_shared<Array>(kHeads * kCols, 96), b3 = std::make_shared<Array>(kHeads * kBins, 97);
+    auto h = std::make_shared<Array>(kHeads * kRows * kCols, 98),
+         y = std::make_shared<Array>(kHeads * kRows * kCols, 99);
+    auto mean = std::make_shared<Array>(kHeads * kRows, 100),
+         rstd = std::make_shared<Array>(kHeads * kRows, 101);
+    auto logits = std::make_shared<Array>(kHeads * kRows * kBins, 102),
+         prob = std::make_shared<Array>(kRows * kBins, 103);
+    auto out = std::make_shared<Array>(kRows, 104);
+    const double flops = 2.0 * kHeads * kRows * (kIn * kCols + kCols * kCols + kCols * kBins);
+    const double bytes = 4.0 * (kHeads * (kCols * kIn + kCols * kCols + kBins * kCols) + kRows * kIn + kRows);
+    cases.push_back(std::make_shared<Case>(Case{
+        "q_ensemble_forward/5x512x518-512-512-101", bytes, flops,
+        [=] {
+          for (std::int64_t e = 0; e < kHeads; ++e) {
+            const std::int64_t p = e * kCols, a = e * kRows * kCols;
+            kernels::gemm_cpu(false, true, kRows, kCols, kIn, 1.f, x->h(), kIn, w1->h() + e * kCols * kIn,
+                              kIn, 0.f, h->h() + a, kCols);
+            kernels::layernorm_forward_cpu(h->h() + a, gamma->h() + p, beta->h() + p, y->h() + a, mean->h(),
+                                           rstd->h(), kRows, kCols, 1e-5f, true);
+            kernels::gemm_cpu(false, true, kRows, kCols, kCols, 1.f, y->h() + a, kCols,
+                              w2->h() + e * kCols * kCols, kCols, 0.f, h->h() + a, kCols);
+            kernels::layernorm_forward_cpu(h->h() + a, gamma->h() + p, beta->h() + p, y->h() + a, mean->h(),
+                                           rstd->h(), kRows, kCols, 1e-5f, true);
+            kernels::gemm_cpu(false, true, kRows, kBins, kCols, 1.f, y->h() + a, kCols,
+                              w3->h() + e * kBins * kCols, kCols, 0.f, logits->h() + e * kRows * kBins,
+                              kBins);
+          }
+          for (int head : {1, 3}) {
+            kernels::softmax_forward_cpu(logits->h() + head * kRows * kBins, prob->h(), kRows, kBins, false);
+            for (std::int64_t r = 0; r < kRows; ++r) {
+              float m = 0.f;
+              for (std::int64_t k = 0; k < kBins; ++k)
+                m += prob->host[static_cast<std::size_t>(r * kBins + k)] *
+                     (kVmin + 0.2f * static_cast<float>(k));
+              const float v = 0.5f * std::copysign(std::expm1(std::fabs(m)), m);
+              out->host[static_cast<std::size_t>(r)] =
+                  head == 1 ? v : out->host[static_cast<std::size_t>(r)] + v;
+            }
+          }
+        },
+        [=](cudaStream_t s) {
+          static cublasHandle_t blas = [] {
+            cublasHandle_t b;
+            LUCID_CUBLAS_CHECK(cublasCreate(&b));
+            return b;
+          }();
+          LUCID_CUBLAS_CHECK(cublasSetStream(blas, s));
+          const float one = 1.f, zero = 0.f;
+          // Row-major H_e = X W_e^T is column-major H_e^T = W_e X^T; the input is shared (stride 0).
+          LUCID_CUBLAS_CHECK(cublasSgemmStridedBatched(blas, CUBLAS_OP_T, CUBLAS_OP_N, kCols, kRows, kIn,
+                                                       &one, w1->d(), kIn, kCols * kIn, x->d(), kIn, 0, &zero,
+                                                       h->d(), kCols, kRows * kCols, kHeads));
+          kernels::ensemble_layernorm_forward_cuda(h->d(), bias->d(), gamma->d(), beta->d(), y->d(),
+                                                   mean->d(), rstd->d(), kHeads, kRows, kCols, 1e-5f, true,
+                                                   s);
+          LUCID_CUBLAS_CHECK(cublasSgemmStridedBatched(
+              blas, CUBLAS_OP_T, CUBLAS_OP_N, kCols, kRows, kCols, &one, w2->d(), kCols, kCols * kCols,
+              y->d(), kCols, kRows * kCols, &zero, h->d(), kCols, kRows * kCols, kHeads));
+          kernels::ensemble_layernorm_forward_cuda(h->d(), bias->d(), gamma->d(), beta->d(), y->d(),
+                                                   mean->d(), rstd->d(), kHeads, kRows, kCols, 1e-5f, true,
+                                                   s);
+          LUCID_CUBLAS_CHECK(cublasSgemmStridedBatched(
+              blas, CUBLAS_OP_T, CUBLAS_OP_N, kBins, kRows, kCols, &one, w3->d(), kCols, kBins * kCols,
+              y->d(), kCols, kRows * kCols, &zero, logits->d(), kBins, kRows * kBins, kHeads));
+          kernels::q_head_decode_forward_cuda(logits->d(), b3->d(), nullptr, out->d(), kHeads, kRows, kBins,
+                                              kVmin, kVmax, 1, 3, kernels::QCombine::kAvg, s);
+        }}));
   }
   return cases;
 }
