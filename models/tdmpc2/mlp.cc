@@ -1,8 +1,10 @@
 // TD-MPC2 MLP forward and backward on raw buffers (see mlp.h for the layer recipe and contracts).
 //
-// GEMMs go to kernels::gemm_cpu (y = x W^T: W is (out, in) row-major, as in PyTorch). The
-// per-row work (bias, dropout, LayerNorm, Mish / SimNorm) is fused into one pass per layer, and
-// backward reads only what forward saved: xhat, rstd and y.
+// GEMMs go to kernels::gemm_rows_parallel_cpu (y = x W^T: W is (out, in) row-major, as in
+// PyTorch), which splits rows over lucid's OpenMP threads (BLAS itself runs single-threaded under
+// the kernels' thread policy, see threading.h). The per-row work (bias, dropout, LayerNorm,
+// Mish / SimNorm) is fused into one pass per layer, and backward reads only what forward saved:
+// xhat, rstd and y.
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm.h"
+#include "lucid/kernels/threading.h"
 
 namespace lucid::models::tdmpc2 {
 namespace {
@@ -112,6 +115,7 @@ void MlpCache::reserve(const Mlp& mlp, int max_rows) {
 }
 
 void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask) {
+  kernels::init_threads();
   LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
       << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
   cache.rows_ = rows;
@@ -121,11 +125,15 @@ void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
     const LayerSpec& s = mlp.layers()[li];
     MlpCache::Layer& c = cache.layers_[li];
     float* h = c.xhat.data();
-    kernels::gemm_cpu(false, true, rows, s.out, s.in, 1.f, x, s.in, params + s.w, s.in, 0.f, h, s.out);
+    kernels::gemm_rows_parallel_cpu(false, true, rows, s.out, s.in, x, s.in, params + s.w, s.in, 0.f, h,
+                                    s.out);
     const float* bias = params + s.b;
     const float* gamma = params + s.gamma;
     const float* beta = params + s.beta;
     const float* m = (s.dropout && mask) ? mask : nullptr;
+    // Rows are independent: one block of rows per thread once the layer is big enough.
+#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(rows) * s.out > \
+                                              kernels::kParallelGrain)
     for (int r = 0; r < rows; ++r) {
       float* hr = h + static_cast<std::size_t>(r) * s.out;
       float* yr = c.y.data() + static_cast<std::size_t>(r) * s.out;
@@ -230,7 +238,8 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
     }
     if (grads) {
       // dW (out, in) += dh^T x; db += column sums of dh.
-      kernels::gemm_cpu(true, false, s.out, s.in, rows, 1.f, dh, s.out, x, s.in, 1.f, grads + s.w, s.in);
+      kernels::gemm_rows_parallel_cpu(true, false, s.out, s.in, rows, dh, s.out, x, s.in, 1.f, grads + s.w,
+                                      s.in);
       float* db = grads + s.b;
       for (int r = 0; r < rows; ++r) {
         const float* dhr = dh + static_cast<std::size_t>(r) * s.out;
@@ -239,10 +248,12 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
     }
     if (li == 0) {
       if (dx)
-        kernels::gemm_cpu(false, false, rows, s.in, s.out, 1.f, dh, s.out, params + s.w, s.in, 0.f, dx, s.in);
+        kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
+                                        dx, s.in);
     } else {
       float* d_in = (dh == cache.grad_a_.data()) ? cache.grad_b_.data() : cache.grad_a_.data();
-      kernels::gemm_cpu(false, false, rows, s.in, s.out, 1.f, dh, s.out, params + s.w, s.in, 0.f, d_in, s.in);
+      kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
+                                      d_in, s.in);
       d_out = d_in;
     }
   }
