@@ -94,24 +94,6 @@ void unary_backward_cpu(UnaryOp op, const float* x, const float* y, const float*
 
 namespace {
 
-float apply(BinaryOp op, float a, float b) {
-  switch (op) {
-    case BinaryOp::kAdd:
-      return a + b;
-    case BinaryOp::kSub:
-      return a - b;
-    case BinaryOp::kMul:
-      return a * b;
-    case BinaryOp::kDiv:
-      return a / b;
-    case BinaryOp::kMin:
-      return a <= b ? a : b;
-    case BinaryOp::kMax:
-      return a >= b ? a : b;
-  }
-  return 0.f;
-}
-
 // d out / d a and d out / d b at one element.
 void partials(BinaryOp op, float a, float b, float* da, float* db) {
   switch (op) {
@@ -165,19 +147,76 @@ void for_each_index(Dims4 out, const std::int64_t sa[4], const std::int64_t sb[4
 
 }  // namespace
 
-void binary_forward_cpu(BinaryOp op, const float* a, Dims4 a_dims, const float* b, Dims4 b_dims, float* out,
-                        Dims4 out_dims) {
-  const std::int64_t n = numel(out_dims);
-  if (same(a_dims, out_dims) && same(b_dims, out_dims)) {  // the common case, vectorised
+namespace {
+
+template <BinaryOp Op>
+inline float apply_t(float a, float b) {
+  if constexpr (Op == BinaryOp::kAdd) return a + b;
+  if constexpr (Op == BinaryOp::kSub) return a - b;
+  if constexpr (Op == BinaryOp::kMul) return a * b;
+  if constexpr (Op == BinaryOp::kDiv) return a / b;
+  if constexpr (Op == BinaryOp::kMin) return a <= b ? a : b;
+  if constexpr (Op == BinaryOp::kMax) return a >= b ? a : b;
+  return 0.f;
+}
+
+// The op is a template parameter so each inner loop is straight-line and vectorises. Broadcasts
+// run as rows of the output's last dim, in which each input either advances (stride 1) or repeats
+// one value (stride 0): row (bias-like) and column broadcasts both stay vectorised.
+template <BinaryOp Op>
+void binary_forward_t(const float* a, Dims4 ad, const float* b, Dims4 bd, float* out, Dims4 od) {
+  const std::int64_t n = numel(od);
+  if (same(ad, od) && same(bd, od)) {
 #pragma omp parallel for simd if (n >= kParallelGrain) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], b[i]);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = apply_t<Op>(a[i], b[i]);
     return;
   }
   std::int64_t sa[4], sb[4];
-  bcast_strides(a_dims, sa);
-  bcast_strides(b_dims, sb);
-  for_each_index(out_dims, sa, sb,
-                 [&](std::int64_t o, std::int64_t ia, std::int64_t ib) { out[o] = apply(op, a[ia], b[ib]); });
+  bcast_strides(ad, sa);
+  bcast_strides(bd, sb);
+  const std::int64_t inner = od.d[3], rows = inner ? n / inner : 0;
+#pragma omp parallel for if (n >= kParallelGrain) schedule(static)
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const std::int64_t i2 = row % od.d[2], i1 = (row / od.d[2]) % od.d[1], i0 = row / (od.d[2] * od.d[1]);
+    const float* ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+    const float* br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+    float* o = out + row * inner;
+    if (sa[3] && sb[3]) {
+#pragma omp simd
+      for (std::int64_t i = 0; i < inner; ++i) o[i] = apply_t<Op>(ar[i], br[i]);
+    } else if (sa[3]) {
+      const float bv = br[0];
+#pragma omp simd
+      for (std::int64_t i = 0; i < inner; ++i) o[i] = apply_t<Op>(ar[i], bv);
+    } else if (sb[3]) {
+      const float av = ar[0];
+#pragma omp simd
+      for (std::int64_t i = 0; i < inner; ++i) o[i] = apply_t<Op>(av, br[i]);
+    } else {
+      const float v = apply_t<Op>(ar[0], br[0]);
+      for (std::int64_t i = 0; i < inner; ++i) o[i] = v;
+    }
+  }
+}
+
+}  // namespace
+
+void binary_forward_cpu(BinaryOp op, const float* a, Dims4 a_dims, const float* b, Dims4 b_dims, float* out,
+                        Dims4 out_dims) {
+  switch (op) {
+    case BinaryOp::kAdd:
+      return binary_forward_t<BinaryOp::kAdd>(a, a_dims, b, b_dims, out, out_dims);
+    case BinaryOp::kSub:
+      return binary_forward_t<BinaryOp::kSub>(a, a_dims, b, b_dims, out, out_dims);
+    case BinaryOp::kMul:
+      return binary_forward_t<BinaryOp::kMul>(a, a_dims, b, b_dims, out, out_dims);
+    case BinaryOp::kDiv:
+      return binary_forward_t<BinaryOp::kDiv>(a, a_dims, b, b_dims, out, out_dims);
+    case BinaryOp::kMin:
+      return binary_forward_t<BinaryOp::kMin>(a, a_dims, b, b_dims, out, out_dims);
+    case BinaryOp::kMax:
+      return binary_forward_t<BinaryOp::kMax>(a, a_dims, b, b_dims, out, out_dims);
+  }
 }
 
 void binary_backward_cpu(BinaryOp op, const float* a, Dims4 a_dims, const float* b, Dims4 b_dims,

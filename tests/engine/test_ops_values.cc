@@ -92,6 +92,44 @@ TEST(OpsValues, EnsembleSharedEqualsStackedCopies) {
   }
 }
 
+TEST(OpsValues, BroadcastArithmeticMatchesIndexLoop) {
+  // (a shape, b shape); the last pair is large enough to fork.
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{3, 4}, {4}}, {{3, 4}, {3, 1}},          {{2, 3, 4}, {3, 4}}, {{1, 4}, {3, 1}},
+      {{3, 4}, {}},  {{2, 1, 3, 5}, {4, 1, 5}}, {{4}, {2, 3, 4}},    {{300, 200}, {200}}};
+  for (const auto& [sa, sb] : cases) {
+    const Tensor a = U(sa, 1), b = U(sb, 2, 0.5f, 1.5f);
+    const Tensor ys[4] = {add(a, b), sub(a, b), mul(a, b), div(a, b)};
+    const Shape so = ys[0].shape();
+    // Reference: index arithmetic over the left-padded 4-D output.
+    auto pad = [](const Shape& s) {
+      std::vector<std::int64_t> d(4, 1);
+      for (int i = 0; i < s.dim(); ++i) d[4 - s.dim() + i] = s[i];
+      return d;
+    };
+    const auto da = pad(sa), db = pad(sb), dout = pad(so);
+    std::vector<double> ref[4];
+    for (auto& r : ref) r.resize(static_cast<std::size_t>(so.numel()));
+    std::int64_t o = 0;
+    for (std::int64_t i0 = 0; i0 < dout[0]; ++i0)
+      for (std::int64_t i1 = 0; i1 < dout[1]; ++i1)
+        for (std::int64_t i2 = 0; i2 < dout[2]; ++i2)
+          for (std::int64_t i3 = 0; i3 < dout[3]; ++i3, ++o) {
+            const std::int64_t idx[4] = {i0, i1, i2, i3};
+            std::int64_t ia = 0, ib = 0;
+            for (int k = 0; k < 4; ++k) {
+              ia = ia * da[k] + (da[k] == 1 ? 0 : idx[k]);
+              ib = ib * db[k] + (db[k] == 1 ? 0 : idx[k]);
+            }
+            const double x = a.data()[ia], y = b.data()[ib];
+            ref[0][o] = x + y, ref[1][o] = x - y, ref[2][o] = x * y, ref[3][o] = x / y;
+          }
+    for (int k = 0; k < 4; ++k)
+      EXPECT_TRUE(all_close(ys[k].data(), ref[k].data(), ref[k].size(), 1e-6, 1e-6))
+          << sa.str() << sb.str() << k;
+  }
+}
+
 TEST(OpsValues, LayerNormNormalises) {
   Tensor x = U({4, 64}, 1, -3.f, 5.f);
   Tensor y = layernorm(x, Tensor::ones({64}), Tensor::zeros({64}));
