@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -78,7 +79,8 @@ std::string curves_svg(const std::string& task, const std::vector<TaskCurve>& cu
     for (const auto& p : c.points) max_seeds = std::max(max_seeds, p.seeds);
   LinePlot plot(task, "Agent steps", "Episode return");
   plot.set_subtitle("lucid: mean over " + std::to_string(max_seeds) + (max_seeds == 1 ? " seed" : " seeds") +
-                    ", shaded ±1 std over seeds");
+                    ", shaded ±1 std over seeds" +
+                    (refs.empty() ? std::string() : "; published TD-MPC2 bars: min–max over 3 seeds"));
   plot.set_x_format(TickFormat::kSteps);
   double x_max = 0;
   for (const auto& c : curves) {
@@ -229,6 +231,30 @@ std::string html_page(const fs::path& folder, const ReportResult& res, const std
     h << "<li><a href=\"" << f << "\">" << f << "</a></li>";
   h << "</ul>\n</body></html>\n";
   return h.str();
+}
+
+// PNG copies of the figures through rsvg-convert when it is installed (temp + rename, like
+// every other file); the SVGs stay the primary output.
+void write_pngs(std::vector<fs::path>& files, std::ostream& log) {
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0) {
+    log << "report: rsvg-convert not found (Debian librsvg2-bin); figures are SVG only\n";
+    return;
+  }
+  const std::vector<fs::path> written(files.begin(), files.end());
+  for (const auto& svg : written) {
+    if (svg.extension() != ".svg") continue;
+    fs::path png = svg;
+    png.replace_extension(".png");
+    const fs::path tmp = png.string() + ".tmp";
+    const std::string cmd = "rsvg-convert -b white -o '" + tmp.string() + "' '" + svg.string() + "'";
+    if (svg.string().find('\'') == std::string::npos && std::system(cmd.c_str()) == 0) {
+      fs::rename(tmp, png);
+      files.push_back(png);
+    } else {
+      fs::remove(tmp);
+      log << "report: could not render " << png.string() << "\n";
+    }
+  }
 }
 
 }  // namespace
@@ -440,6 +466,7 @@ int run_report(const fs::path& folder, const ReportOptions& options) {
     write("score_distribution.svg", plot.svg(900, 440));
   }
   write("index.html", html_page(folder, res, tasks, curve_files, options));
+  if (options.png) write_pngs(res.files, log);
 
   std::size_t finished = 0;
   for (const auto& r : res.runs) finished += r.finished() ? 1 : 0;

@@ -7,6 +7,8 @@
 //   aggregates.csv / aggregates.json  median, IQM, mean, optimality gap with stratified bootstrap CIs
 //   score_distribution.csv         fraction of runs with normalized score > tau, with CIs
 //   curves_<task>.svg, aggregates.svg, score_distribution.svg, index.html
+//   <figure>.png beside each SVG when `rsvg-convert` (Debian librsvg2-bin) is installed: an
+//   optional tool, never a build dependency; without it the report says so and writes SVG only
 // Aggregates use finished runs of DMC tasks (normalized score = return / 1000) unless
 // include_unfinished is set; tasks of other domains appear in the tables only.
 #pragma once
@@ -31,6 +33,7 @@ struct ReportOptions {
   double confidence = 0.95;
   std::uint64_t seed = 0;       // bootstrap seed
   int tau_points = 51;          // score-distribution grid on [0, 1]
+  bool png = true;              // also <figure>.png, when rsvg-convert is on PATH
   std::ostream* log = nullptr;  // progress/summary lines; nullptr: std::cout
 };
 

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -101,6 +102,12 @@ Launch launch(const Job& job, const SuiteConfig& cfg, const CommandBuilder& comm
   return Launch::kStarted;
 }
 
+std::string fixed1(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
 std::string exit_text(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
@@ -127,13 +134,13 @@ std::string progress_line(const Job& job, const SuiteConfig& cfg, const Active& 
   rate_out = r.steps_per_s;
   os << "step " << step << "/" << total << " (" << (total ? 100 * step / total : 0) << "%), ";
   if (r.steps_per_s > 0)
-    os << report::fmt(r.steps_per_s, 3) << " steps/s, ETA " << format_duration(remaining_out / r.steps_per_s);
+    os << fixed1(r.steps_per_s) << " steps/s, ETA " << format_duration(remaining_out / r.steps_per_s);
   else
     os << "starting (" << format_duration(seconds_since(a.start)) << ")";
   if (!r.evals.empty())
-    os << ", last eval " << report::fmt(r.evals.back().mean_return, 4) << " @" << r.evals.back().step;
+    os << ", last eval " << fixed1(r.evals.back().mean_return) << " @" << r.evals.back().step;
   else if (r.final_eval_return)
-    os << ", last eval " << report::fmt(*r.final_eval_return, 4);
+    os << ", last eval " << fixed1(*r.final_eval_return);
   return os.str();
 }
 
@@ -183,7 +190,7 @@ int run_jobs(const SuiteConfig& cfg, const std::vector<Job>& jobs, const Schedul
         slot[active[k].job] = Slot::kDone;
         const auto run = report::read_run(job.dir);
         out << "done   " << job.label() << " in " << format_duration(took);
-        if (auto f = run.final_return()) out << ", final eval return " << report::fmt(*f, 4);
+        if (auto f = run.final_return()) out << ", final eval return " << fixed1(*f);
         out << "\n";
       } else {
         slot[active[k].job] = Slot::kFailed;

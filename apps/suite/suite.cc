@@ -75,7 +75,11 @@ std::string shell_quote(const std::string& a) {
 }
 
 CommandBuilder default_command(const fs::path& lucid_exe) {
-  return [exe = lucid_exe.string()](const Job& j, const SuiteConfig& c) {
+  // A path with a folder in it is made absolute: jobs (and Slurm nodes) may not share our cwd.
+  // A bare name ("lucid") is left to PATH lookup.
+  const std::string exe =
+      lucid_exe.has_parent_path() ? fs::absolute(lucid_exe).lexically_normal().string() : lucid_exe.string();
+  return [exe](const Job& j, const SuiteConfig& c) {
     const std::string run_dir = fs::absolute(j.run_dir).lexically_normal().string();
     std::vector<std::string> a{exe};
     if (j.kind == Job::Kind::kTrain) {

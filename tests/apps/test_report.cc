@@ -198,6 +198,15 @@ TEST(Report, WritesTablesAggregatesAndFigures) {
   for (const auto& e : fs::directory_iterator(out))
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
 
+  // A single run folder is a report of its own (the run and its test-time evaluation).
+  std::ostringstream single_log;
+  ReportOptions single = o;
+  single.log = &single_log;
+  single.out_dir = root / "single";
+  ASSERT_EQ(run_report(s / "cartpole-swingup" / "tdmpc2-mppi" / "seed_1", single), 0);
+  EXPECT_NE(single_log.str().find("2 runs (2 finished), 1 tasks"), std::string::npos) << single_log.str();
+  EXPECT_TRUE(fs::exists(root / "single" / "curves_cartpole-swingup.svg"));
+
   // With include_unfinished, the running seed's last evaluation (50) enters the aggregates.
   ReportOptions all = o;
   all.include_unfinished = true;
