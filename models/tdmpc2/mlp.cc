@@ -34,6 +34,18 @@ inline float row_sum(const float* x, int n) {
   return s;
 }
 
+// sum_j x_j y_j, same scheme.
+inline float row_dot(const float* x, const float* y, int n) {
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += x[j + k] * y[j + k];
+  float s = 0.f;
+  for (; j < n; ++j) s += x[j] * y[j];
+  for (int k = 0; k < 8; ++k) s += acc[k];
+  return s;
+}
+
 // sum_j (x_j - mean)^2, same scheme.
 inline float row_sq_dev(const float* x, int n, float mean) {
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
@@ -219,15 +231,9 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
           }
         }
         // LayerNorm backward: dh = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).
-        float mean_d = 0.f, mean_dx = 0.f;
-        for (int j = 0; j < s.out; ++j) {
-          const float dxh = dhr[j] * gamma[j];
-          dhr[j] = dxh;
-          mean_d += dxh;
-          mean_dx += dxh * xh[j];
-        }
-        mean_d /= static_cast<float>(s.out);
-        mean_dx /= static_cast<float>(s.out);
+        for (int j = 0; j < s.out; ++j) dhr[j] *= gamma[j];
+        const float mean_d = row_sum(dhr, s.out) / static_cast<float>(s.out);
+        const float mean_dx = row_dot(dhr, xh, s.out) / static_cast<float>(s.out);
         const float rstd = c.rstd[r];
         for (int j = 0; j < s.out; ++j) dhr[j] = rstd * (dhr[j] - mean_d - xh[j] * mean_dx);
       }
