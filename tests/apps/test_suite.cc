@@ -17,6 +17,7 @@
 #include "lucid/error.h"
 #include "report/files.h"
 #include "report/run_data.h"
+#include "suite/scheduler.h"
 #include "suite/suite.h"
 
 namespace lucid::suite {
@@ -142,6 +143,13 @@ fs::path write_suite(const fs::path& root, const std::string& body) {
   const fs::path f = root / "t.yaml";
   std::ofstream(f) << body << "out_dir: " << root.string() << "\n";
   return f;
+}
+
+TEST(Suite, DurationsReadLikeClocks) {
+  EXPECT_EQ(format_duration(42), "42s");
+  EXPECT_EQ(format_duration(200), "3m20s");
+  EXPECT_EQ(format_duration(3900), "1h05m");
+  EXPECT_EQ(format_duration(-1), "?");
 }
 
 TEST(Suite, DryRunListsJobsAndTheirState) {
@@ -323,9 +331,16 @@ TEST(Suite, ResumeAfterSigkillRepeatsNoFinishedRunAndLosesNoEvaluation) {
   std::ostringstream out;
   SuiteOptions again = o;
   again.out = &out;
+  again.progress_s = 0;  // a progress block on every poll, so the checks below cannot miss one
   ASSERT_EQ(run_suite(again), 0) << out.str();
   EXPECT_NE(out.str().find(std::to_string(finished_before.size()) + " already finished"), std::string::npos)
       << out.str();
+  // Progress: one line per active run with step/total, rate, ETA and last evaluation, plus an
+  // overall ETA (the stand-in trainer reports 20 steps/s).
+  EXPECT_NE(out.str().find("overall ETA"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("/10 ("), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("20.0 steps/s, ETA "), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(", last eval "), std::string::npos) << out.str();
 
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     SCOPED_TRACE(jobs[i].label());
