@@ -110,6 +110,7 @@ std::unique_ptr<Env> make_env(const std::string& task, const EnvOptions& options
   }
   LUCID_CHECK_AS(options.action_repeat >= 1, EnvError)
       << "action_repeat must be >= 1, got " << options.action_repeat;
+  LUCID_CHECK_AS(options.pixel_size >= 0, EnvError) << "pixel_size must be >= 0, got " << options.pixel_size;
   LUCID_CHECK_AS(options.max_episode_steps >= 0, EnvError)
       << "max_episode_steps must be >= 0, got " << options.max_episode_steps;
   std::unique_ptr<DmcTask> t = entry->make();
@@ -117,6 +118,9 @@ std::unique_ptr<Env> make_env(const std::string& task, const EnvOptions& options
   std::unique_ptr<Env> env = std::make_unique<dmc::DmcEnv>(task, std::move(t), file, options.seed);
   if (options.rescale_actions) env = std::make_unique<ActionRescale>(std::move(env));
   if (options.action_repeat > 1) env = std::make_unique<ActionRepeat>(std::move(env), options.action_repeat);
+  // after the repeat, so only the frames the agent sees are rendered
+  if (options.pixel_size > 0)
+    env = std::make_unique<PixelObservations>(std::move(env), options.pixel_size, options.pixel_size);
   if (options.max_episode_steps > 0)
     env = std::make_unique<TimeLimit>(std::move(env), options.max_episode_steps);
   return env;

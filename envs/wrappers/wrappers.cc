@@ -1,4 +1,4 @@
-// ActionRescale, ActionRepeat, TimeLimit.
+// ActionRescale, ActionRepeat, TimeLimit, PixelObservations.
 #include "lucid/envs/wrappers.h"
 
 #include <cmath>
@@ -78,6 +78,33 @@ StepResult TimeLimit::step(std::span<const float> action) {
   StepResult r = inner_->step(action);
   ++steps_;
   if (steps_ >= max_steps_) r.truncated = true;
+  return r;
+}
+
+PixelObservations::PixelObservations(std::unique_ptr<Env> inner, int width, int height)
+    : EnvWrapper(std::move(inner)), width_(width), height_(height) {
+  LUCID_CHECK_AS(width > 0 && height > 0, EnvError)
+      << "pixel observations need a positive size, got " << width << "x" << height;
+}
+
+std::vector<float> PixelObservations::frame() {
+  const Image img = inner_->render(width_, height_);
+  const std::size_t plane = static_cast<std::size_t>(width_) * height_;
+  std::vector<float> obs(3 * plane);
+  for (std::size_t p = 0; p < plane; ++p)
+    for (std::size_t c = 0; c < 3; ++c)
+      obs[c * plane + p] = static_cast<float>(img.rgb[3 * p + c]) * (1.0f / 255.0f);
+  return obs;
+}
+
+std::vector<float> PixelObservations::reset(std::uint64_t seed) {
+  inner_->reset(seed);
+  return frame();
+}
+
+StepResult PixelObservations::step(std::span<const float> action) {
+  StepResult r = inner_->step(action);
+  r.obs = frame();
   return r;
 }
 

@@ -2,10 +2,12 @@
 // odd, so the rescale's affine map and ActionRepeat's early stop are visible.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <vector>
 
+#include "lucid/envs/registry.h"
 #include "lucid/envs/wrappers.h"
 #include "lucid/error.h"
 
@@ -81,6 +83,38 @@ TEST(TimeLimit, TruncatesAndRefusesFurtherSteps) {
     EXPECT_TRUE(env.step(a).truncated);
     EXPECT_THROW(env.step(a), EnvError);
   }
+}
+
+}  // namespace
+}  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+TEST(PixelObservations, FramesAreChannelMajorUnitFloatsThatFollowTheState) {
+  EnvOptions o;
+  o.pixel_size = 32;
+  o.action_repeat = 2;
+  auto env = make_env("cartpole-swingup", o);
+  ASSERT_EQ(env->observation_dim(), 3 * 32 * 32);
+  const std::vector<float> first = env->reset(4);
+  ASSERT_EQ(first.size(), 3u * 32 * 32);
+  float lo = 1.f, hi = 0.f;
+  for (float x : first) lo = std::min(lo, x), hi = std::max(hi, x);
+  EXPECT_GE(lo, 0.f);
+  EXPECT_LE(hi, 1.f);
+  EXPECT_GT(hi - lo, 0.2f);  // not a blank frame
+  // channel-major: plane c holds channel c of the rendered image
+  auto bare = make_env("cartpole-swingup");
+  bare->reset(4);
+  const Image img = bare->render(32, 32);
+  for (int p : {0, 100, 517, 1023})
+    for (int c = 0; c < 3; ++c)
+      EXPECT_FLOAT_EQ(first[c * 1024 + p], img.rgb[3 * p + c] / 255.f) << p << " " << c;
+  std::vector<float> obs = first;
+  for (int t = 0; t < 30; ++t) obs = env->step(std::vector<float>{1.f}).obs;
+  EXPECT_NE(obs, first);  // the cart moved
+  EXPECT_THROW(make_env("cartpole-swingup", EnvOptions{.pixel_size = -1}), EnvError);
 }
 
 }  // namespace

@@ -31,6 +31,9 @@ struct EnvOptions {
   // Map the agent's actions from [-1, 1] to the actuator ctrlrange (identity for DMC tasks, which
   // all use [-1, 1], but kept so that any model with other ranges works).
   bool rescale_actions = true;
+  // > 0: observations are rendered frames of pixel_size x pixel_size (PixelObservations: 3 x H x W
+  // floats in [0, 1]) instead of the task's state vector.
+  int pixel_size = 0;
   // dm_control `suite/` folder holding the official models; empty: $LUCID_DMC_XML, else lucid's own.
   std::filesystem::path dmc_xml_dir{};
   // lucid's own models; empty: $LUCID_ASSETS, else the source tree's envs/assets.

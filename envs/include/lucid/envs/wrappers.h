@@ -5,6 +5,9 @@
 //   ActionRepeat   one agent step = k inner steps with the same action, rewards summed; stops
 //                  early when the inner episode ends (TD-MPC2 uses k = 2).
 //   TimeLimit      truncates the episode after max_steps agent steps (TD-MPC2's Timeout).
+//   PixelObservations  the observation becomes the rendered frame (the wrapped env's render()):
+//                  3 x height x width floats in [0, 1], channel-major (CHW), as pixel-based world
+//                  models (PlaNet, Dreamer) consume it.
 // All of them refuse a wrong-sized or non-finite action with lucid::EnvError before forwarding.
 #pragma once
 
@@ -62,6 +65,18 @@ class TimeLimit final : public EnvWrapper {
  private:
   int max_steps_;
   int steps_ = 0;
+};
+
+class PixelObservations final : public EnvWrapper {
+ public:
+  PixelObservations(std::unique_ptr<Env> inner, int width, int height);
+  std::vector<float> reset(std::uint64_t seed) override;
+  StepResult step(std::span<const float> action) override;
+  int observation_dim() const override { return 3 * width_ * height_; }
+
+ private:
+  std::vector<float> frame();
+  int width_, height_;
 };
 
 }  // namespace lucid::envs
