@@ -24,11 +24,20 @@ void gemm_rows(bool ta, bool tb, int m, int n, int k, const float* a, int lda, c
   kernels::gemm_rows_parallel_cpu(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
-// No-grad forwards at planning batch sizes go to the small-batch GEMM, whose weights stay packed
-// per (pointer, storage version) across calls (kernels/gemm_small.h); with a tape the GEMM stays
-// on BLAS (the backward reuses the unpacked weights anyway).
-bool use_small_gemm(int m, std::initializer_list<const Tensor*> inputs) {
-  return m > 0 && m <= kernels::kGemmSmallMaxM && !needs_record(inputs);
+// Products with few rows (planning batches) go to the small-batch GEMM, whose weights stay packed
+// per (pointer, storage version) across calls (kernels/gemm_small.h): the forward y = x W^T, and,
+// in backward, the input gradient gx = gy W (W packed in its other orientation, a separate cache
+// entry). That keeps Dream-MPC's grad() iterations, which run the same weights with a tape, off
+// OpenBLAS's per-call repack. Weight gradients (gW = gy^T x: many rows) stay on BLAS.
+bool use_small_gemm(int m) { return m > 0 && m <= kernels::kGemmSmallMaxM; }
+
+// gx (m x k) = gy (m x n) W (n x k), W at storage version `version`.
+void input_grad_gemm(int m, int n, int k, const float* gy, const float* w, std::uint64_t version, float beta,
+                     float* gx) {
+  if (use_small_gemm(m))
+    kernels::gemm_small_cpu(false, m, k, n, 1.f, gy, n, w, k, version, beta, gx, k);
+  else
+    gemm_rows(false, false, m, k, n, gy, n, w, k, beta, gx, k);
 }
 
 // y[r, :] = b for every row (so the GEMM can accumulate on top with beta = 1).
@@ -60,13 +69,13 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   const int m = static_cast<int>(x.shape().rows()), k = static_cast<int>(w.size(1)),
             n = static_cast<int>(w.size(0));
   Tensor y = Tensor::empty(with_last(x.shape(), n));
-  if (use_small_gemm(m, {&x, &w, &b})) {
+  if (use_small_gemm(m)) {
     kernels::gemm_small_cpu(true, m, n, k, 1.f, x.data(), k, w.data(), k, w.version(), 0.f, y.data(), n,
                             b.defined() ? b.data() : nullptr);
-    return y;
+  } else {
+    if (b.defined()) fill_rows(y.data(), b.data(), m, n);
+    gemm_rows(false, true, m, n, k, x.data(), k, w.data(), k, b.defined() ? 1.f : 0.f, y.data(), n);
   }
-  if (b.defined()) fill_rows(y.data(), b.data(), m, n);
-  gemm_rows(false, true, m, n, k, x.data(), k, w.data(), k, b.defined() ? 1.f : 0.f, y.data(), n);
 
   if (needs_record({&x, &w, &b})) {
     Tensor xs = saved(x), ws = saved(w);
@@ -77,7 +86,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                   const float* gy = ctx.grad_out().data();
                   if (ctx.needs(0)) {
                     Tensor gx = Tensor::empty(xs.shape());
-                    gemm_rows(false, false, m, k, n, gy, n, ws.data(), k, 0.f, gx.data(), k);
+                    input_grad_gemm(m, n, k, gy, ws.data(), ws.version(), 0.f, gx.data());
                     ctx.set(0, gx);
                   }
                   if (ctx.needs(1)) {
@@ -161,7 +170,7 @@ Tensor ensemble_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       << "ensemble_linear: bias must be (" << e_count << ", " << n << "), got " << b.shape().str();
   const int m = static_cast<int>(x.size(-2));
   Tensor y = Tensor::empty(Shape{e_count, m, n});
-  const bool small = use_small_gemm(m, {&x, &w, &b});
+  const bool small = use_small_gemm(m);
   for (int e = 0; e < e_count; ++e) {
     const float* xe = x.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
     float* ye = y.data() + static_cast<std::int64_t>(e) * m * n;
@@ -188,8 +197,8 @@ Tensor ensemble_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                     Tensor gx = Tensor::empty(xs.shape());
                     for (int e = 0; e < e_count; ++e) {
                       float* gxe = gx.data() + (shared ? 0 : static_cast<std::int64_t>(e) * m * k);
-                      gemm_rows(false, false, m, k, n, gy + static_cast<std::int64_t>(e) * m * n, n,
-                                ws.data() + e * wsz, k, shared && e > 0 ? 1.f : 0.f, gxe, k);
+                      input_grad_gemm(m, n, k, gy + static_cast<std::int64_t>(e) * m * n, ws.data() + e * wsz,
+                                      ws.version(), shared && e > 0 ? 1.f : 0.f, gxe);
                     }
                     ctx.set(0, gx);
                   }

@@ -53,6 +53,34 @@ TEST(OpsValues, MatmulAllTransposesMatchLoop) {
     }
 }
 
+// M <= 64 rows take the pre-packed small GEMM (forward and input gradient), more rows take BLAS:
+// the same 100 rows, whole and in two halves, must give the same outputs and gradients.
+TEST(OpsValues, SmallBatchAndBlasPathsAgreeWithATape) {
+  Tensor w = U({3, 24, 37}, 2).set_requires_grad(), b = U({3, 24}, 3).set_requires_grad();
+  const Tensor x_all = U({100, 37}, 1);
+  auto run = [&](const Tensor& x_rows, bool ensemble) {
+    Tensor x = x_rows.clone().set_requires_grad();
+    Tensor y =
+        ensemble ? ensemble_linear(x, w, b) : linear(x, w[0].detach().set_requires_grad(), b[0].detach());
+    const std::vector<Tensor> g = grad({sum(mish(y))}, {x});
+    return std::make_pair(y, g[0]);
+  };
+  for (bool ensemble : {false, true}) {
+    const auto whole = run(x_all, ensemble);
+    const auto top = run(x_all.view_rows(0, 50), ensemble), bottom = run(x_all.view_rows(50, 100), ensemble);
+    const int m = ensemble ? 3 : 1;
+    for (int e = 0; e < m; ++e) {
+      const Tensor yw = ensemble ? whole.first[e] : whole.first;
+      const Tensor yt = ensemble ? top.first[e] : top.first, yb = ensemble ? bottom.first[e] : bottom.first;
+      EXPECT_TRUE(all_close(yt.data(), yw.data(), yt.numel(), 1e-5, 1e-5));
+      EXPECT_TRUE(all_close(yb.data(), yw.data() + yt.numel(), yb.numel(), 1e-5, 1e-5));
+    }
+    EXPECT_TRUE(all_close(top.second.data(), whole.second.data(), top.second.numel(), 1e-5, 1e-5));
+    EXPECT_TRUE(all_close(bottom.second.data(), whole.second.data() + top.second.numel(),
+                          bottom.second.numel(), 1e-5, 1e-5));
+  }
+}
+
 TEST(OpsValues, LargeLinearSplitAcrossThreadsMatchesOneThread) {
   Tensor x = U({300, 130}, 4), w = U({70, 130}, 5);
   kernels::set_num_threads(1);
