@@ -256,13 +256,16 @@ enum cudaStreamCaptureStatus : int {
 };
 enum cudaFuncAttribute : int { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 
+// The emulated stream is CUDA's own opaque type name, so a launcher's signature (and its mangled
+// name) is the same in the native and the emulated build: code that only calls launchers compiles
+// once and links either backend.
+struct CUstream_st;
 namespace lucid::emu {
-struct Stream;
 struct Event;
 struct Graph;
 struct GraphExec;
 }  // namespace lucid::emu
-using cudaStream_t = lucid::emu::Stream*;
+using cudaStream_t = CUstream_st*;
 using cudaEvent_t = lucid::emu::Event*;
 using cudaGraph_t = lucid::emu::Graph*;
 using cudaGraphExec_t = lucid::emu::GraphExec*;

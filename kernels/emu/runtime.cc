@@ -38,12 +38,15 @@
 
 namespace ctx = boost::context;
 
+// The emulated stream (cudaStream_t is CUstream_st*, as in the CUDA runtime).
+struct CUstream_st {
+  lucid::emu::Counters counters;
+  lucid::emu::Graph* capture = nullptr;  // non-null while capturing
+};
+
 namespace lucid::emu {
 
-struct Stream {
-  Counters counters;
-  Graph* capture = nullptr;  // non-null while capturing
-};
+using Stream = ::CUstream_st;
 struct Event {
   std::chrono::steady_clock::time_point when{};
   bool recorded = false;
