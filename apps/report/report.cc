@@ -468,8 +468,12 @@ int run_report(const fs::path& folder, const ReportOptions& options) {
   write("index.html", html_page(folder, res, tasks, curve_files, options));
   if (options.png) write_pngs(res.files, log);
 
-  std::size_t finished = 0;
-  for (const auto& r : res.runs) finished += r.finished() ? 1 : 0;
+  std::size_t finished = 0, other_domain = 0;
+  for (const auto& r : res.runs)
+    finished += r.finished() ? 1 : 0, other_domain += is_dmc_task(r.task) ? 0 : 1;
+  if (other_domain > 0)
+    log << "report: " << other_domain << " runs of non-DMC tasks are in the tables but not in the aggregates "
+        << "(no score normalization is defined for their domain)\n";
   log << "report: " << res.runs.size() << " runs (" << finished << " finished), " << tasks.size()
       << " tasks -> " << (out / "index.html").string() << "\n";
   for (const auto& a : res.aggregates)

@@ -102,6 +102,18 @@ Launch launch(const Job& job, const SuiteConfig& cfg, const CommandBuilder& comm
   return Launch::kStarted;
 }
 
+// A run folder as far as it can be read: progress must never stop the suite, and a summary.json
+// that is not JSON (a disk-full write, a hand edit) reads as "nothing known yet".
+report::RunData read_run_quietly(const fs::path& dir) {
+  try {
+    return report::read_run(dir);
+  } catch (const Error&) {
+    report::RunData r;
+    r.dir = dir;
+    return r;
+  }
+}
+
 std::string fixed1(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -116,7 +128,7 @@ std::string exit_text(int status) {
 
 std::string progress_line(const Job& job, const SuiteConfig& cfg, const Active& a, double& rate_out,
                           std::int64_t& remaining_out) {
-  const report::RunData r = report::read_run(job.dir);
+  const report::RunData r = read_run_quietly(job.dir);
   std::ostringstream os;
   os << "  " << job.label() << ": ";
   rate_out = 0;
@@ -188,7 +200,7 @@ int run_jobs(const SuiteConfig& cfg, const std::vector<Job>& jobs, const Schedul
       const double took = seconds_since(active[k].start);
       if (job_state(job) == JobState::kFinished) {
         slot[active[k].job] = Slot::kDone;
-        const auto run = report::read_run(job.dir);
+        const auto run = read_run_quietly(job.dir);
         out << "done   " << job.label() << " in " << format_duration(took);
         if (auto f = run.final_return()) out << ", final eval return " << fixed1(*f);
         out << "\n";
@@ -260,7 +272,7 @@ int run_jobs(const SuiteConfig& cfg, const std::vector<Job>& jobs, const Schedul
       }
       for (std::size_t i = 0; i < jobs.size(); ++i)
         if (slot[i] == Slot::kPending && jobs[i].kind == Job::Kind::kTrain) {
-          const auto r = report::read_run(jobs[i].dir);
+          const auto r = read_run_quietly(jobs[i].dir);
           remaining += std::max<std::int64_t>(0, cfg.steps - std::min(r.last_step, cfg.steps));
         }
       out << "progress " << cfg.name << ": " << done << "/" << jobs.size() << " finished, " << active.size()

@@ -54,8 +54,11 @@ std::string state_text(const Job& job) {
     case JobState::kFinished:
       return "finished (skip)";
     case JobState::kPartial: {
-      const auto r = report::read_run(job.dir);
-      return "resume (at step " + std::to_string(r.last_step) + ")";
+      try {
+        return "resume (at step " + std::to_string(report::read_run(job.dir).last_step) + ")";
+      } catch (const Error&) {
+        return "resume (summary.json unreadable)";
+      }
     }
     default:
       return "new";

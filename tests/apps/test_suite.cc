@@ -162,6 +162,10 @@ TEST(Suite, DryRunListsJobsAndTheirState) {
   fs::create_directories(part);
   std::ofstream(part / "summary.json") << R"({"status": "running", "last_step": 1000})";
 
+  const fs::path corrupt = root / "t" / "reacher-easy" / "tdmpc2-mppi" / "seed_1";
+  fs::create_directories(corrupt);
+  std::ofstream(corrupt / "summary.json") << "{\"status\": \"fini";  // not JSON: not finished
+
   std::ostringstream out;
   SuiteOptions o;
   o.config = cfg;
@@ -175,6 +179,8 @@ TEST(Suite, DryRunListsJobsAndTheirState) {
   EXPECT_NE(s.find("[finished (skip)] reacher-easy tdmpc2-mppi seed 2"), std::string::npos) << s;
   EXPECT_NE(s.find("[resume (at step 1000)] cartpole-swingup tdmpc2-mppi seed 2"), std::string::npos) << s;
   EXPECT_NE(s.find("/opt/lucid train task=cartpole-swingup"), std::string::npos) << s;
+  EXPECT_NE(s.find("[resume (summary.json unreadable)] reacher-easy tdmpc2-mppi seed 1"), std::string::npos)
+      << s;
   EXPECT_FALSE(fs::exists(root / "t" / "cartpole-swingup" / "tdmpc2-mppi" / "seed_1"))
       << "dry run created folders";
   fs::remove_all(root);
