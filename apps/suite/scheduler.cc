@@ -226,12 +226,13 @@ int run_jobs(const SuiteConfig& cfg, const std::vector<Job>& jobs, const Schedul
         if (dep != Slot::kDone) continue;
       }
       pid_t pid = -1;
+      // Read before the launch: a fast child may have written its first files by the time we print.
+      const bool resumed = job_state(job) == JobState::kPartial;
       switch (launch(job, cfg, o.command, pid)) {
         case Launch::kStarted:
           slot[i] = Slot::kRunning;
           active.push_back({i, pid, Clock::now()});
-          out << (job_state(job) == JobState::kPartial ? "resume " : "start  ") << job.label() << " -> "
-              << job.dir.string() << "\n";
+          out << (resumed ? "resume " : "start  ") << job.label() << " -> " << job.dir.string() << "\n";
           break;
         case Launch::kFinished:
           slot[i] = Slot::kDone;
