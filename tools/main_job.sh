@@ -15,11 +15,12 @@ build=${LUCID_BUILD_DIR:-build}
 out=${LUCID_MAIN_OUT:-runs/main_job}
 steps=${LUCID_MAIN_STEPS:-10000}
 echo "main job: building lucid into $build/ (first time: a few minutes)"
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLUCID_BUILD_TESTS=OFF -DLUCID_BUILD_BENCH=OFF \
-      >"$build.configure.log" 2>&1 ||
-  { tail -30 "$build.configure.log"; echo "main job: cmake configure failed (log: $build.configure.log)" >&2; exit 1; }
-cmake --build "$build" -j"$(nproc)" --target lucid >"$build.build.log" 2>&1 ||
-  { tail -30 "$build.build.log"; echo "main job: build failed (log: $build.build.log)" >&2; exit 1; }
+      >"$build/configure.log" 2>&1 ||
+  { tail -30 "$build/configure.log"; echo "main job: cmake configure failed (log: $build/configure.log)" >&2; exit 1; }
+cmake --build "$build" -j"$(nproc)" --target lucid >"$build/build.log" 2>&1 ||
+  { tail -30 "$build/build.log"; echo "main job: build failed (log: $build/build.log)" >&2; exit 1; }
 lucid="$build/apps/lucid"
 "$lucid" --version
 

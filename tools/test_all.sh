@@ -11,9 +11,10 @@ build=${LUCID_BUILD_DIR:-build}
 jobs=$(nproc)
 # Warnings are errors here. The native CUDA build (when nvcc is on PATH) is compiled for the two
 # architectures CI must cover; users get the full list by default.
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLUCID_WERROR=ON -DLUCID_CUDA_EMU=ON \
-      "-DLUCID_CUDA_ARCHITECTURES=${LUCID_CUDA_ARCHITECTURES:-80;90}" >"$build.configure.log" 2>&1 ||
-  { tail -30 "$build.configure.log"; echo "test_all: cmake configure failed (log: $build.configure.log)" >&2; exit 1; }
+      "-DLUCID_CUDA_ARCHITECTURES=${LUCID_CUDA_ARCHITECTURES:-80;90}" >"$build/configure.log" 2>&1 ||
+  { tail -30 "$build/configure.log"; echo "test_all: cmake configure failed (log: $build/configure.log)" >&2; exit 1; }
 cmake --build "$build" -j"$jobs"
 
 # One BLAS/OpenMP thread per test process: ctest runs $jobs of them at once (tests/CMakeLists.txt).

@@ -1,6 +1,8 @@
 // evaluate(): whole episodes in eval mode (see evaluation.h).
 #include "lucid/agents/evaluation.h"
 
+#include <chrono>
+
 #include "lucid/error.h"
 
 namespace lucid::agents {
@@ -15,7 +17,9 @@ std::vector<EpisodeResult> evaluate(Agent& agent, envs::Env& env, const EvalOpti
     if (record) options.frames(env.render(options.video_width, options.video_height));
     EpisodeResult r;
     for (;;) {
+      const auto t0 = std::chrono::steady_clock::now();
       const std::vector<float> action = agent.act(obs, /*eval=*/true);
+      r.act_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       envs::StepResult s = env.step(action);
       r.ret += s.reward;
       ++r.length;

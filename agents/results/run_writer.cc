@@ -34,7 +34,7 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& tex
 
 RunWriter::RunWriter(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
-  std::filesystem::create_directories(dir_ / "checkpoints", ec);
+  std::filesystem::create_directories(dir_, ec);
   LUCID_CHECK_AS(!ec, IoError) << "cannot create run folder " << dir_.string() << ": " << ec.message();
 }
 

@@ -12,9 +12,9 @@
 
 #include "lucid/agents/evaluation.h"
 #include "lucid/agents/replay_buffer.h"
+#include "lucid/agents/run_checkpoint.h"
 #include "lucid/agents/run_writer.h"
 #include "lucid/engine/rng.h"
-#include "lucid/engine/safetensors.h"
 #include "lucid/envs/registry.h"
 #include "lucid/error.h"
 
@@ -72,65 +72,41 @@ const char* kCheckpointName = "latest.safetensors";
 
 void save_checkpoint(const RunWriter& run, const Progress& p, const Agent& agent, const ReplayBuffer& buffer,
                      const Rng& rng) {
-  std::vector<TensorRecord> tensors;
-  std::map<std::string, std::string> meta;
-  AgentState a = agent.state();
-  for (auto& t : a.tensors) {
-    t.name = "agent/" + t.name;
-    tensors.push_back(std::move(t));
-  }
-  for (auto& [k, v] : a.scalars) meta["agent/" + k] = v;
-  AgentState b = buffer.state();
-  for (auto& t : b.tensors) tensors.push_back(std::move(t));
-  for (auto& [k, v] : b.scalars) meta[k] = v;
-  meta["trainer/step"] = std::to_string(p.step);
-  meta["trainer/episode"] = std::to_string(p.episode);
-  meta["trainer/eval_pending"] = p.eval_pending ? "1" : "0";
-  meta["trainer/wall_time_s"] = std::to_string(p.wall_time_s);
-  meta["trainer/last_train_return"] = std::to_string(p.last_train_return);
-  meta["trainer/last_eval_return"] = std::to_string(p.last_eval_return);
-  meta["trainer/last_eval_step"] = std::to_string(p.last_eval_step);
-  meta["trainer/rng_offset"] = std::to_string(rng.offset());
-  meta["agent_name"] = agent.name();
-  save_safetensors(run.checkpoint_dir() / kCheckpointName, tensors, meta);
+  std::filesystem::create_directories(run.checkpoint_dir());
+  write_run_checkpoint(run.checkpoint_dir() / kCheckpointName, agent, buffer,
+                       {{"step", std::to_string(p.step)},
+                        {"episode", std::to_string(p.episode)},
+                        {"eval_pending", p.eval_pending ? "1" : "0"},
+                        {"wall_time_s", std::to_string(p.wall_time_s)},
+                        {"last_train_return", std::to_string(p.last_train_return)},
+                        {"last_eval_return", std::to_string(p.last_eval_return)},
+                        {"last_eval_step", std::to_string(p.last_eval_step)},
+                        {"rng_offset", std::to_string(rng.offset())}});
 }
 
 std::string need(const std::map<std::string, std::string>& meta, const std::string& key) {
   auto it = meta.find(key);
-  LUCID_CHECK_AS(it != meta.end(), IoError) << "checkpoint has no value '" << key << "'";
+  LUCID_CHECK_AS(it != meta.end(), IoError) << "checkpoint has no value 'trainer/" << key << "'";
   return it->second;
 }
 
 Progress load_checkpoint(const RunWriter& run, Agent& agent, ReplayBuffer& buffer, Rng& rng) {
-  SafetensorsFile f = load_safetensors(run.checkpoint_dir() / kCheckpointName);
-  LUCID_CHECK_AS(need(f.metadata, "agent_name") == agent.name(), IoError)
-      << "checkpoint in " << run.dir().string() << " belongs to agent '" << need(f.metadata, "agent_name")
-      << "', not '" << agent.name() << "'";
-  AgentState a, b;
-  for (auto& t : f.tensors) {
-    if (t.name.rfind("agent/", 0) == 0) {
-      t.name = t.name.substr(6);
-      a.tensors.push_back(std::move(t));
-    } else {
-      b.tensors.push_back(std::move(t));
-    }
-  }
-  for (const auto& [k, v] : f.metadata) {
-    if (k.rfind("agent/", 0) == 0) a.scalars[k.substr(6)] = v;
-    if (k.rfind("buffer/", 0) == 0) b.scalars[k] = v;
-  }
-  agent.load_state(a);
-  buffer.load_state(b);
+  const RunCheckpoint c = read_run_checkpoint(run.checkpoint_dir() / kCheckpointName);
+  LUCID_CHECK_AS(c.agent_name == agent.name(), IoError)
+      << "checkpoint in " << run.dir().string() << " belongs to agent '" << c.agent_name << "', not '"
+      << agent.name() << "'";
+  agent.load_state(c.agent);
+  buffer.load_state(c.buffer);
   Progress p;
-  p.step = std::stoll(need(f.metadata, "trainer/step"));
-  p.episode = std::stoll(need(f.metadata, "trainer/episode"));
+  p.step = std::stoll(need(c.trainer, "step"));
+  p.episode = std::stoll(need(c.trainer, "episode"));
   p.last_checkpoint = p.step;
-  p.eval_pending = need(f.metadata, "trainer/eval_pending") == "1";
-  p.wall_time_s = std::stod(need(f.metadata, "trainer/wall_time_s"));
-  p.last_train_return = std::stod(need(f.metadata, "trainer/last_train_return"));
-  p.last_eval_return = std::stod(need(f.metadata, "trainer/last_eval_return"));
-  p.last_eval_step = std::stoll(need(f.metadata, "trainer/last_eval_step"));
-  rng.set_offset(std::stoull(need(f.metadata, "trainer/rng_offset")));
+  p.eval_pending = need(c.trainer, "eval_pending") == "1";
+  p.wall_time_s = std::stod(need(c.trainer, "wall_time_s"));
+  p.last_train_return = std::stod(need(c.trainer, "last_train_return"));
+  p.last_eval_return = std::stod(need(c.trainer, "last_eval_return"));
+  p.last_eval_step = std::stoll(need(c.trainer, "last_eval_step"));
+  rng.set_offset(std::stoull(need(c.trainer, "rng_offset")));
   return p;
 }
 

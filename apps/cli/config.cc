@@ -184,6 +184,12 @@ bool Config::is_set(const std::string& key) const {
   return it != entries_.end() && it->second.set;
 }
 
+std::string Config::value_text(const std::string& key) const {
+  auto it = entries_.find(key);
+  LUCID_CHECK_AS(it != entries_.end(), ConfigError) << "unknown key '" << key << "'";
+  return it->second.value;
+}
+
 std::string Config::valid_keys() const {
   std::string out;
   for (const auto& k : order_) out += (out.empty() ? "" : ", ") + k;

@@ -38,6 +38,8 @@ class Config {
   std::string get_string(const std::string& key) const;
   // True when the key was set by a file or override rather than left at its default.
   bool is_set(const std::string& key) const;
+  // The value as text, whatever its type (to carry a value from one Config to another).
+  std::string value_text(const std::string& key) const;
 
   const std::vector<std::string>& keys() const { return order_; }
   std::string valid_keys() const;  // "a, b, c" for error messages

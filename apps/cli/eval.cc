@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/run_setup.h"
 #include "lucid/agents/evaluation.h"
+#include "lucid/agents/run_checkpoint.h"
+#include "lucid/agents/run_writer.h"
 #include "lucid/envs/png.h"
 #include "lucid/envs/registry.h"
 #include "lucid/error.h"
@@ -70,9 +72,27 @@ class VideoWriter {
   int frames_ = 0;
 };
 
+// Evaluating a trained run: its config.yaml says what was trained (task, agent, model size);
+// keys the user set explicitly (planner=dream-mpc, episodes=10, ...) win over it.
+Config with_run_config(const Config& user, std::filesystem::path* checkpoint) {
+  const std::string run_dir = user.get_string("run_dir"), ckpt = user.get_string("checkpoint");
+  if (run_dir.empty() && ckpt.empty()) return user;
+  *checkpoint = ckpt.empty() ? std::filesystem::path(run_dir) / "checkpoints" / "latest.safetensors"
+                             : std::filesystem::path(ckpt);
+  const std::filesystem::path run =
+      run_dir.empty() ? checkpoint->parent_path().parent_path() : std::filesystem::path(run_dir);
+  Config c = Config::defaults();
+  if (std::filesystem::exists(run / "config.yaml")) c.merge_file(run / "config.yaml");
+  for (const std::string& key : user.keys())
+    if (user.is_set(key)) c.set(key, user.value_text(key));
+  return c;
+}
+
 }  // namespace
 
-int cmd_eval(const Config& config) {
+int cmd_eval(const Config& user_config) {
+  std::filesystem::path checkpoint;
+  const Config config = with_run_config(user_config, &checkpoint);
   set_threads(config);
   const std::string task = config.get_string("task");
   const std::string format = config.get_string("format");
@@ -87,6 +107,14 @@ int cmd_eval(const Config& config) {
   env_options.dmc_xml_dir = config.get_string("dmc_xml");
   std::unique_ptr<envs::Env> env = envs::make_env(task, env_options);
   std::unique_ptr<agents::Agent> agent = make_agent(config, env->observation_dim(), env->action_dim());
+  std::int64_t trained_steps = 0;
+  if (!checkpoint.empty()) {
+    const agents::RunCheckpoint ck = agents::read_run_checkpoint(checkpoint);
+    LUCID_CHECK_AS(ck.agent_name == agent->name(), ConfigError)
+        << checkpoint.string() << " holds a '" << ck.agent_name << "' agent, not '" << agent->name() << "'";
+    agent->load_state(ck.agent);
+    if (auto it = ck.trainer.find("step"); it != ck.trainer.end()) trained_steps = std::stoll(it->second);
+  }
 
   agents::EvalOptions eo;
   eo.episodes = static_cast<int>(config.get_int("episodes"));
@@ -103,28 +131,53 @@ int cmd_eval(const Config& config) {
   const std::string video_path = video ? video->close() : "";
 
   std::vector<double> returns;
-  for (const auto& r : results) returns.push_back(r.ret);
+  double act_seconds = 0;
+  std::int64_t acts = 0;
+  for (const auto& r : results) returns.push_back(r.ret), act_seconds += r.act_seconds, acts += r.length;
+  const double ms_per_act = acts > 0 ? 1e3 * act_seconds / static_cast<double>(acts) : 0.0;
   const double mean =
       std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
   double var = 0;
   for (double r : returns) var += (r - mean) * (r - mean);
   const double std_dev = std::sqrt(var / static_cast<double>(returns.size()));
 
+  const std::string planner = agent->name() == "random" ? "-" : config.get_string("planner");
+  if (const std::string eval_dir = config.get_string("eval_dir"); !eval_dir.empty()) {
+    agents::RunWriter out(eval_dir);
+    out.truncate_after(-1);  // an evaluation is redone whole
+    for (std::size_t i = 0; i < results.size(); ++i)
+      out.log_eval(trained_steps, static_cast<std::int64_t>(i), results[i].ret, results[i].length, 0.0);
+    out.write_summary({{"task", task},
+                       {"agent", agent->name()},
+                       {"planner", planner},
+                       {"seed", seed},
+                       {"model_size", config.get_int("model_size")},
+                       {"steps", trained_steps},
+                       {"last_step", trained_steps},
+                       {"status", "finished"},
+                       {"final_eval_return", mean},
+                       {"checkpoint", checkpoint.string()}});
+  }
+
   if (format == "json") {
-    nlohmann::json j = {
-        {"task", task},       {"agent", agent->name()}, {"seed", seed},  {"episodes", eo.episodes},
-        {"returns", returns}, {"mean", mean},           {"std", std_dev}};
+    nlohmann::json j = {{"task", task}, {"agent", agent->name()},  {"planner", planner},
+                        {"seed", seed}, {"episodes", eo.episodes}, {"returns", returns},
+                        {"mean", mean}, {"std", std_dev}};
     std::vector<std::int64_t> lengths;
     bool diverged = false;
     for (const auto& r : results) lengths.push_back(r.length), diverged = diverged || r.diverged;
     j["lengths"] = lengths;
+    j["ms_per_act"] = ms_per_act;
     j["diverged"] = diverged;
     if (!video_path.empty()) j["video"] = video_path;
     std::cout << j.dump() << "\n";
   } else {
-    std::printf("%-24s %-8s %6s  %s\n", "task", "agent", "seed", "return (mean ± std over episodes)");
-    std::printf("%-24s %-8s %6llu  %.1f ± %.1f  (%d episodes)\n", task.c_str(), agent->name().c_str(),
-                static_cast<unsigned long long>(seed), mean, std_dev, eo.episodes);
+    std::printf("%-24s %-8s %-10s %6s  %-36s %s\n", "task", "agent", "planner", "seed",
+                "return (mean ± std over episodes)", "ms/act");
+    char ret[64];
+    std::snprintf(ret, sizeof ret, "%.1f ± %.1f  (%d episodes)", mean, std_dev, eo.episodes);
+    std::printf("%-24s %-8s %-10s %6llu  %-36s %.3f\n", task.c_str(), agent->name().c_str(), planner.c_str(),
+                static_cast<unsigned long long>(seed), ret, ms_per_act);
     for (std::size_t i = 0; i < results.size(); ++i)
       std::printf("  episode %2zu: return %8.2f  length %lld%s\n", i, results[i].ret,
                   static_cast<long long>(results[i].length),

@@ -1,13 +1,14 @@
-// `lucid report`: tables, metrics and figures for a run or suite folder; the work is in apps/report/.
-#include <iostream>
-
+// `lucid report`: tables, aggregate metrics and figures for a run or suite folder; the work is in
+// apps/report/.
 #include "cli/commands.h"
+#include "report/report.h"
 
 namespace lucid::cli {
 
 int cmd_report(const ReportArgs& args) {
-  std::cerr << "lucid report: the report writer is not in this build yet (issue 8)\n";
-  return kExitNotBuilt;
+  report::ReportOptions o;
+  o.out_dir = args.out;
+  return report::run_report(args.folder, o);
 }
 
 }  // namespace lucid::cli

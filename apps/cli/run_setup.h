@@ -4,10 +4,13 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/config.h"
 #include "lucid/agents/agent.h"
 #include "lucid/agents/trainer.h"
+#include "lucid/planners/planner.h"
 
 namespace lucid::cli {
 
@@ -18,8 +21,14 @@ void set_threads(const Config& config);
 // run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
 std::filesystem::path run_folder(const Config& config);
 
+// Names `agent=` accepts in this build.
+std::vector<std::string> agent_names();
+
 // The agent named by `agent=` for these env sizes; throws ConfigError naming the agents built.
 std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim);
+
+// Planner settings from the config (TD-MPC2's keys).
+planners::PlannerConfig planner_config(const Config& config);
 
 // Trainer options from the config (keys as in TD-MPC2's config.yaml).
 agents::TrainerOptions trainer_options(const Config& config);

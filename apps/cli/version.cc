@@ -1,5 +1,8 @@
-// version_string(): what `lucid --version` prints — version, build type and backends built.
+// version_string(): what `lucid --version` prints — version, build type, and the backends, agents
+// and planners this build has (tools/main_job.sh reads the last two).
 #include "cli/commands.h"
+#include "cli/run_setup.h"
+#include "lucid/planners/planner.h"
 
 namespace lucid::cli {
 
@@ -11,7 +14,13 @@ std::string version_string() {
 #ifdef LUCID_WITH_CUDA_EMU
   backends += ", CUDA-emu";
 #endif
-  return std::string("lucid ") + LUCID_VERSION + " (" + LUCID_BUILD_TYPE + ") backends: " + backends;
+  auto join = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  return std::string("lucid ") + LUCID_VERSION + " (" + LUCID_BUILD_TYPE + ")\n  backends: " + backends +
+         "\n  agents: " + join(agent_names()) + "\n  planners: " + join(planners::planner_names());
 }
 
 }  // namespace lucid::cli

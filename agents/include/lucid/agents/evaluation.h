@@ -14,8 +14,9 @@ namespace lucid::agents {
 
 struct EpisodeResult {
   double ret = 0.0;
-  std::int64_t length = 0;  // agent steps
-  bool diverged = false;    // the physics diverged and ended the episode early
+  std::int64_t length = 0;   // agent steps
+  bool diverged = false;     // the physics diverged and ended the episode early
+  double act_seconds = 0.0;  // time spent in agent.act() (planning), for ms-per-plan-call reports
 };
 
 // Called with every rendered frame of the recorded episode.
