@@ -32,6 +32,7 @@
 #include "cli/run_setup.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/planner.h"
 
@@ -135,6 +136,9 @@ double median(std::vector<double> v) {
 
 int cmd_plan_bench(const Config& config) {
   set_threads(config);
+  // The kernels' thread policy too: its lazy init would otherwise reset OpenMP to the core count
+  // on first use, and idle OpenMP workers spin-wait on a shared machine.
+  kernels::set_num_threads(static_cast<int>(config.get_int("threads")));
   const std::string format = config.get_string("format");
   LUCID_CHECK_AS(format == "table" || format == "json", ConfigError)
       << "format must be table or json, got '" << format << "'";
