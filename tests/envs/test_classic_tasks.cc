@@ -359,3 +359,31 @@ TEST(ClassicFidelityCheck, DetectsSmallModelErrors) {
 
 }  // namespace
 }  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+// With EnvOptions::seed = 0, reset(s) draws what dm_control's first episode draws under
+// task_kwargs={'random': s}: the expected states below follow dm_control's initialize_episode
+// applied to numpy's RandomState(s) numbers (seed 0: randn 1.7640523, 0.4001572, 0.9787380,
+// 2.2408932; seed 42: rand 0.3745401, 0.9507143).
+TEST(DmControlDraws, CartpoleSwingupFirstEpisode) {
+  auto env = make_dmc_env("cartpole-swingup");
+  env->reset(0);
+  const mjData* d = env->physics().data();
+  EXPECT_NEAR(d->qpos[0], 0.01 * 1.764052345967664, 1e-12);
+  EXPECT_NEAR(d->qpos[1], kPi + 0.01 * 0.4001572083672233, 1e-12);
+  EXPECT_NEAR(d->qvel[0], 0.01 * 0.9787379841057392, 1e-12);
+  EXPECT_NEAR(d->qvel[1], 0.01 * 2.240893199201458, 1e-12);
+}
+
+TEST(DmControlDraws, AcrobotFirstEpisode) {
+  auto env = make_dmc_env("acrobot-swingup");
+  env->reset(42);
+  const mjData* d = env->physics().data();
+  EXPECT_NEAR(d->qpos[0], -kPi + 2 * kPi * 0.3745401188473625, 1e-12);
+  EXPECT_NEAR(d->qpos[1], -kPi + 2 * kPi * 0.9507143064099162, 1e-12);
+}
+
+}  // namespace
+}  // namespace lucid::envs
