@@ -8,10 +8,14 @@
 // gradient, and the action columns of every [z_t | a_t] gradient are dJ/da_t.
 #include "lucid/models/tdmpc2/action_gradient.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
+#include <string_view>
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm_small.h"
@@ -24,6 +28,77 @@ constexpr float kLayerNormEps = 1e-5f;  // as mlp.cc (torch.nn.LayerNorm default
 constexpr std::uint64_t kWeightsVersion = 0;
 
 std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+// dx (rows x in) = dh (rows x out) W, reading W from the forward's packed panels: panel j holds
+// W[16 j .. 16 j + 15][p] for p < in, contiguous (kernels/gemm_small.h, trans_b = true). Reusing
+// them halves the packed working set (one form per weight instead of two), which is what decides
+// whether the weights stay in the last-level cache between calls. Each dx element is a dot
+// product over the output dimension; two p rows of a panel are read together (128 contiguous
+// bytes) and NR dh rows share each panel load.
+template <int NR>
+__attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int in, int out, const float* dh, int ld_dh,
+                                                          const float* panels, float* dx, int ldx) {
+  constexpr int kW = kernels::kGemmPanelWidth;
+  const int full = out / kW, rem = out % kW;
+  for (int p = 0; p < in; p += 2) {
+    const int np = std::min(2, in - p);
+    __m256 acc[NR][2];
+    for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int j = 0; j < full; ++j) {
+      const float* w = panels + (static_cast<std::size_t>(j) * in + p) * kW;
+      const __m256 a0 = _mm256_loadu_ps(w), a1 = _mm256_loadu_ps(w + 8);
+      const __m256 b0 = np > 1 ? _mm256_loadu_ps(w + 16) : _mm256_setzero_ps();
+      const __m256 b1 = np > 1 ? _mm256_loadu_ps(w + 24) : _mm256_setzero_ps();
+      for (int r = 0; r < NR; ++r) {
+        const float* d = dh + static_cast<std::size_t>(r) * ld_dh + j * kW;
+        const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+        acc[r][0] = _mm256_fmadd_ps(a1, d1, _mm256_fmadd_ps(a0, d0, acc[r][0]));
+        acc[r][1] = _mm256_fmadd_ps(b1, d1, _mm256_fmadd_ps(b0, d0, acc[r][1]));
+      }
+    }
+    const float* w = panels + (static_cast<std::size_t>(full) * in + p) * kW;
+    for (int r = 0; r < NR; ++r)
+      for (int q = 0; q < np; ++q) {
+        const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[r][q]), _mm256_extractf128_ps(acc[r][q], 1));
+        const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        float v = _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+        const float* d = dh + static_cast<std::size_t>(r) * ld_dh + full * kW;
+        for (int c = 0; c < rem; ++c) v += w[q * kW + c] * d[c];
+        dx[static_cast<std::size_t>(r) * ldx + p + q] = v;
+      }
+  }
+}
+
+// The same product in plain loops, for CPUs without AVX2/FMA.
+void dh_w_panels_generic(int rows, int in, int out, const float* dh, const float* panels, float* dx) {
+  constexpr int kW = kernels::kGemmPanelWidth;
+  for (int r = 0; r < rows; ++r)
+    for (int p = 0; p < in; ++p) {
+      float v = 0.f;
+      for (int j0 = 0; j0 < out; j0 += kW) {
+        const float* w = panels + (static_cast<std::size_t>(j0 / kW) * in + p) * kW;
+        for (int c = 0; c < std::min(kW, out - j0); ++c)
+          v += w[c] * dh[static_cast<std::size_t>(r) * out + j0 + c];
+      }
+      dx[static_cast<std::size_t>(r) * in + p] = v;
+    }
+}
+
+void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels, float* dx) {
+  static const bool kAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!kAvx2 || std::string_view(kernels::gemm_small_isa()) == "generic") {
+    dh_w_panels_generic(rows, in, out, dh, panels, dx);
+    return;
+  }
+  int r = 0;
+  for (; r + 4 <= rows; r += 4)
+    dh_w_panels_avx2<4>(in, out, dh + sz(r) * out, out, panels, dx + sz(r) * in, in);
+  const float* d = dh + sz(r) * out;
+  float* x = dx + sz(r) * in;
+  if (rows - r == 3) dh_w_panels_avx2<3>(in, out, d, out, panels, x, in);
+  if (rows - r == 2) dh_w_panels_avx2<2>(in, out, d, out, panels, x, in);
+  if (rows - r == 1) dh_w_panels_avx2<1>(in, out, d, out, panels, x, in);
+}
 
 void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
   for (int r = 0; r < rows; ++r) {
@@ -53,8 +128,8 @@ void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache
 
 void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
   LUCID_CHECK(rows >= 1 && horizon >= 1) << "action gradient: rows and horizon must be >= 1";
-  // Pack every weight in both forms now: the random terminal head pair otherwise meets a new
-  // head's panels (an allocation) several calls after the first.
+  // Pack every weight now: the random terminal head pair otherwise meets a new head's panels
+  // (an allocation) several calls after the first. Forward and backward share the one form.
   const Tdmpc2Layout& layout = model_.layout();
   std::vector<const Mlp*> nets = {&layout.dynamics, &layout.reward, &layout.pi};
   for (const Mlp& q : layout.q) nets.push_back(&q);
@@ -62,7 +137,6 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
     for (const LayerSpec& s : m->layers()) {
       const float* w = model_.block(*m) + s.w;
       kernels::gemm_pack_cached(true, s.out, s.in, w, s.in, kWeightsVersion);
-      kernels::gemm_pack_cached(false, s.in, s.out, w, s.in, kWeightsVersion);
     }
   if (rows <= max_rows_ && horizon <= max_horizon_) return;
   rows = std::max(rows, max_rows_);
@@ -195,8 +269,9 @@ void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, c
       dh = dhw;
     }
     float* d_in = li == 0 ? dx : (dh == ping_.data() ? pong_.data() : ping_.data());
-    kernels::gemm_small_cpu(false, rows, s.in, s.out, 1.f, dh, s.out, params + s.w, s.in, kWeightsVersion,
-                            0.f, d_in, s.in);
+    const std::shared_ptr<const kernels::PackedB> packed =
+        kernels::gemm_pack_cached(true, s.out, s.in, params + s.w, s.in, kWeightsVersion);
+    dh_w_panels(rows, s.in, s.out, dh, packed->data.get(), d_in);
     flops_ += 2ull * sz(rows) * sz(s.out) * sz(s.in);
     d_out = d_in;
   }

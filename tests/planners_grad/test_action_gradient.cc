@@ -15,6 +15,7 @@
 #include "lucid/engine/autograd.h"
 #include "lucid/engine/ops.h"
 #include "lucid/engine/rng.h"
+#include "lucid/kernels/gemm_small.h"
 #include "lucid/models/action_gradient.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/dream_mpc.h"
@@ -23,7 +24,7 @@
 namespace lucid::models::tdmpc2 {
 namespace {
 
-constexpr int kObs = 6, kA = 3, kH = 3, kRows = 4;
+constexpr int kObs = 6, kA = 3, kH = 3, kRows = 7;  // 7 rows: a 4-row block and a 3-row tail
 
 Tdmpc2Config small_config() {
   Tdmpc2Config c;
@@ -128,7 +129,14 @@ struct Fixture {
   }
 };
 
-TEST(Tdmpc2ActionGradient, EqualsTheTapeGradientWithRespectToTheActions) {
+class Tdmpc2ActionGradientIsa : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { kernels::gemm_small_force_generic(GetParam()); }
+  void TearDown() override { kernels::gemm_small_force_generic(false); }
+};
+
+// Both the AVX2/FMA kernels and the portable loops.
+TEST_P(Tdmpc2ActionGradientIsa, EqualsTheTapeGradientWithRespectToTheActions) {
   Fixture f;
   const std::vector<int> heads = {1, 3};
   const TapeResult ref = tape_objective(f.model, f.z0, f.actions, f.eps, heads, 0.9f);
@@ -159,6 +167,10 @@ TEST(Tdmpc2ActionGradient, EqualsTheTapeGradientWithRespectToTheActions) {
   ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
   EXPECT_TRUE(testing::all_close(g.data(), ref_mean.grad.data(), g.size(), 1e-5, 1e-5));
 }
+INSTANTIATE_TEST_SUITE_P(Kernels, Tdmpc2ActionGradientIsa, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "generic" : "native";
+                         });
 
 TEST(Tdmpc2ActionGradient, UncertaintyIsMeanTimesStdOverTheEnsembleWithoutGradient) {
   Fixture f;

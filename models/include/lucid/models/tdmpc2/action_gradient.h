@@ -3,8 +3,9 @@
 //
 // Why its own layer loops instead of mlp_forward / mlp_backward: the planner's batch is a handful
 // of rows (Dream-MPC: 5), where the cost is streaming the weights, not arithmetic. Here every
-// GEMM reads the weights in the pre-packed small-batch layout (kernels/gemm_small.h), the forward
-// as x W^T and the backward as dh W; no parameter gradient is ever formed; and the ensemble
+// GEMM reads the weights in the pre-packed small-batch layout (kernels/gemm_small.h): the forward
+// as x W^T through the engine's micro-kernel, the backward dh W from the very same panels (one
+// packed copy per weight); no parameter gradient is ever formed; and the ensemble
 // uncertainty of all H + 1 latents is one (H + 1) * rows batch per head, whose last rows
 // ([z_H | pi(z_H)]) double as the terminal value's forward, so those heads are not run twice.
 // The layer math (Linear -> LayerNorm -> Mish / SimNorm, two-hot decoding) is the same as
