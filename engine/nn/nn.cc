@@ -122,7 +122,21 @@ void Linear::zero_weights() const {
   if (has_bias_) bias().fill(0.f);
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight(), bias()); }
+const Tensor& Linear::weight() const {
+  LUCID_CHECK(arena_) << "Linear used before it was constructed with an arena";
+  return arena_->param(w_);
+}
+
+Tensor Linear::bias() const {
+  if (!has_bias_) return Tensor();
+  LUCID_CHECK(arena_) << "Linear used before it was constructed with an arena";
+  return arena_->param(b_);
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+  const Tensor& w = weight();
+  return linear(x, w, bias());
+}
 
 // ---- NormedLinear ----
 NormedLinear::NormedLinear(ParamArena& arena, const std::string& name, int in, int out, Activation act,

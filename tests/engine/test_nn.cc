@@ -102,6 +102,15 @@ TEST(Mlp, Tdmpc2LayoutsMatchTheReferenceParameterCounts) {
   EXPECT_FALSE(arena.find("rew.2.ln.weight").has_value());  // plain Linear output
 }
 
+TEST(Mlp, MisuseIsAClearError) {
+  ParamArena arena;
+  Linear l(arena, "l", 3, 2);
+  EXPECT_THROW(l.weight(), Error);  // before allocate()
+  EXPECT_THROW(Linear().forward(Tensor::zeros({1, 3})), Error);
+  arena.allocate();
+  EXPECT_THROW(l.forward(Tensor::zeros({1, 4})), ShapeError);
+}
+
 TEST(Mlp, InitAndForwardShapes) {
   ParamArena arena;
   Mlp m(arena, "m",

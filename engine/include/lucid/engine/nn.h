@@ -88,8 +88,8 @@ class Linear {
   void init(Rng& rng) const;  // trunc_normal(std 0.02) weights, zero bias (TD-MPC2 common/init.py)
   void zero_weights() const;  // TD-MPC2 zeroes the reward and Q output layers
   Tensor forward(const Tensor& x) const;
-  const Tensor& weight() const { return arena_->param(w_); }
-  Tensor bias() const { return has_bias_ ? arena_->param(b_) : Tensor(); }
+  const Tensor& weight() const;
+  Tensor bias() const;
   int in() const { return in_; }
   int out() const { return out_; }
 
