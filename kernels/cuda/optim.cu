@@ -58,6 +58,31 @@ __global__ void adam_arena_kernel(float* params, const float* grads, float* m1, 
   }
 }
 
+// Bias corrections from the device-side step count: computed once per block by thread 0 (fp64
+// pow, cast to float as the host does), shared through shared memory.
+__global__ void adam_arena_device_kernel(float* params, const float* grads, float* m1, float* m2,
+                                         AdamGroups groups, std::uint64_t total, float beta1, float beta2,
+                                         float eps, const std::int64_t* step) {
+  __shared__ AdamConsts k;
+  if (threadIdx.x == 0) {
+    const double t = static_cast<double>(*step);
+    const float bc1 = static_cast<float>(1.0 - pow(static_cast<double>(beta1), t));
+    const float bc2 = static_cast<float>(1.0 - pow(static_cast<double>(beta2), t));
+    k = {beta1, beta2, 1.f - beta1, 1.f - beta2, eps, 1.f / sqrtf(bc2), 1.f / bc1};
+  }
+  __syncthreads();
+  const AdamConsts kc = k;
+  for (std::uint64_t j = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; j < total;
+       j += std::uint64_t{gridDim.x} * blockDim.x) {
+    int g = 0;
+    std::uint64_t start = 0;
+    while (j >= start + groups.size[g]) start += groups.size[g++];
+    adam_element(params, grads, m1, m2, groups.offset[g] + (j - start), groups.lr[g] * kc.inv_bc1, kc);
+  }
+}
+
+__global__ void step_increment_kernel(std::int64_t* step) { ++*step; }
+
 __global__ void ema_lerp_kernel(float* target, const float* source, std::size_t n, float tau) {
   for (std::size_t i = std::size_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
@@ -125,6 +150,24 @@ void adam_arena_step_cuda(float* params, const float* grads, float* exp_avg, flo
   const int threads = cuda::block_threads(kThreads);
   LUCID_LAUNCH(adam_arena_kernel, stream_blocks(total, threads), threads, 0, stream, params, grads, exp_avg,
                exp_avg_sq, groups, total, adam_consts(beta1, beta2, eps, bias_c1, bias_c2));
+}
+
+void adam_arena_step_device_cuda(float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
+                                 const AdamGroups& groups, float beta1, float beta2, float eps,
+                                 const std::int64_t* step, cuda::StreamHandle stream) {
+  LUCID_CHECK(groups.count >= 0 && groups.count <= AdamGroups::kMax)
+      << "adam_arena_step_device_cuda: " << groups.count << " groups, at most " << AdamGroups::kMax;
+  std::uint64_t total = 0;
+  for (int g = 0; g < groups.count; ++g) total += groups.size[g];
+  if (total == 0) return;
+  LUCID_NVTX_RANGE("kernels/adam_arena_step");
+  const int threads = cuda::block_threads(kThreads);
+  LUCID_LAUNCH(adam_arena_device_kernel, stream_blocks(total, threads), threads, 0, stream, params, grads,
+               exp_avg, exp_avg_sq, groups, total, beta1, beta2, eps, step);
+}
+
+void step_increment_cuda(std::int64_t* step, cuda::StreamHandle stream) {
+  LUCID_LAUNCH(step_increment_kernel, 1, 1, 0, stream, step);
 }
 
 void ema_lerp_cuda(float* target, const float* source, std::size_t n, float tau, cuda::StreamHandle stream) {

@@ -76,6 +76,61 @@ TEST_F(OptimCuda, ArenaStepUpdatesEveryGroupInOneLaunchAndLeavesGapsFrozen) {
   EXPECT_TRUE(all_close(dv.download().data(), v.data(), n, 1e-9, 1e-6));
 }
 
+TEST_F(OptimCuda, CapturedUpdateStepReplaysAsSuccessiveAdamSteps) {
+  // clip -> Adam (device-side step count) -> EMA, captured once and replayed for 3 steps with new
+  // gradients each time; the CPU takes the same 3 steps with host-side bias corrections.
+  const std::size_t n = 3000;
+  kernels::AdamGroups groups;
+  groups.count = 2;
+  groups.offset[0] = 0, groups.size[0] = 1000, groups.lr[0] = 0.3f * 1e-3f;
+  groups.offset[1] = 1000, groups.size[1] = 2000, groups.lr[1] = 1e-3f;
+  auto p = random_vector(n, 30), target = p;
+  std::vector<float> m(n, 0.f), v(n, 0.f);
+  DeviceBuffer<float> dp(p), dm(m), dv(v), dt(target), dg(n), norm(1);
+  DeviceBuffer<double> sumsq(1);
+  DeviceBuffer<std::int64_t> step(std::vector<std::int64_t>{0});
+  cudaStream_t s;
+  LUCID_CUDA_CHECK(cudaStreamCreate(&s));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  LUCID_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  kernels::step_increment_cuda(step.get(), s);
+  kernels::sumsq_cuda(dg.get(), n, sumsq.get(), s);
+  kernels::clip_by_norm_cuda(dg.get(), n, sumsq.get(), 1.f, norm.get(), s);
+  kernels::adam_arena_step_device_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f,
+                                       step.get(), s);
+  kernels::ema_lerp_cuda(dt.get(), dp.get(), n, 0.01f, s);
+  LUCID_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+  LUCID_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int t = 1; t <= 3; ++t) {
+    auto g = random_vector(n, 40 + static_cast<std::uint64_t>(t), -3.f, 3.f);
+    dg.upload(g);
+    LUCID_CUDA_CHECK(cudaGraphLaunch(exec, s));
+    clip_grad_norm(g, 1.f);
+    const float bc1 = static_cast<float>(1.0 - std::pow(0.9, t)),
+                bc2 = static_cast<float>(1.0 - std::pow(0.999, t));
+    for (int i = 0; i < 2; ++i) {
+      const std::size_t o = groups.offset[i];
+      kernels::adam_step_cpu(p.data() + o, g.data() + o, m.data() + o, v.data() + o, groups.size[i],
+                             groups.lr[i], 0.9f, 0.999f, 1e-8f, bc1, bc2);
+    }
+    kernels::ema_lerp_cpu(target.data(), p.data(), n, 0.01f);
+  }
+  LUCID_CUDA_CHECK(cudaStreamSynchronize(s));
+  EXPECT_EQ(step.download()[0], 3);
+  EXPECT_TRUE(all_close(dp.download().data(), p.data(), n, 1e-6, 1e-5));
+  EXPECT_TRUE(all_close(dm.download().data(), m.data(), n, 1e-7, 1e-5));
+  EXPECT_TRUE(all_close(dv.download().data(), v.data(), n, 1e-9, 1e-5));
+  EXPECT_TRUE(all_close(dt.download().data(), target.data(), n, 1e-6, 1e-5));
+#if defined(LUCID_EMU)
+  EXPECT_EQ(emu::counters(s).graph_launches, 3u);
+  EXPECT_EQ(emu::counters(s).kernel_launches, 0u) << "every step ran from the graph";
+#endif
+  LUCID_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  LUCID_CUDA_CHECK(cudaGraphDestroy(graph));
+  LUCID_CUDA_CHECK(cudaStreamDestroy(s));
+}
+
 TEST_F(OptimCuda, EmaAndClipMatchCpu) {
   const std::size_t n = 4097;
   auto target = random_vector(n, 6);

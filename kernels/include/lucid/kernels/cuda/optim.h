@@ -36,6 +36,16 @@ void adam_arena_step_cuda(float* params, const float* grads, float* exp_avg, flo
                           const AdamGroups& groups, float beta1, float beta2, float eps, float bias_c1,
                           float bias_c2, cuda::StreamHandle stream);
 
+// The same step for CUDA-graph capture: the step count lives on the device (*step, already
+// incremented for this step — step_increment_cuda does that), and the bias corrections
+// 1 - beta^t are computed from it in double on the device, as the host computes them for
+// adam_step_cpu. A captured update graph replayed N times then takes N correct Adam steps;
+// with host-computed corrections every replay would repeat the capture step's values.
+void adam_arena_step_device_cuda(float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
+                                 const AdamGroups& groups, float beta1, float beta2, float eps,
+                                 const std::int64_t* step, cuda::StreamHandle stream);
+void step_increment_cuda(std::int64_t* step, cuda::StreamHandle stream);  // ++*step on the device
+
 void ema_lerp_cuda(float* target, const float* source, std::size_t n, float tau, cuda::StreamHandle stream);
 
 void sumsq_cuda(const float* x, std::size_t n, double* out, cuda::StreamHandle stream);
