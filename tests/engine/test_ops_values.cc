@@ -108,6 +108,17 @@ TEST(OpsValues, ParallelRowKernelsMatchOneThread) {
     EXPECT_TRUE(all_close(two[i].data(), one[i].data(), one[i].numel(), 1e-5, 1e-5)) << "tensor " << i;
 }
 
+TEST(OpsValues, SumLeadingMatchesLoopOnTwoThreads) {
+  const Tensor x = U({300, 200}, 5);
+  kernels::set_num_threads(2);
+  const Tensor y = sum_leading(x);
+  kernels::set_num_threads(1);
+  std::vector<double> ref(200, 0.0);
+  for (int r = 0; r < 300; ++r)
+    for (int c = 0; c < 200; ++c) ref[c] += x.data()[r * 200 + c];
+  EXPECT_TRUE(all_close(y.data(), ref.data(), ref.size(), 1e-4, 1e-5));
+}
+
 TEST(OpsValues, EnsembleSharedEqualsStackedCopies) {
   Tensor x = U({5, 6}, 1), w = U({3, 4, 6}, 2), b = U({3, 4}, 3);
   Tensor shared = ensemble_linear(x, w, b);
