@@ -21,7 +21,8 @@ namespace lucid::envs {
 struct EnvOptions {
   // Key of the env's RNG stream. reset(s) seeds the task's generator from (s, seed), so two envs
   // built with different option seeds draw different episodes from the same reset seed; the
-  // vectorized pool gives env i the seed `seed + i`.
+  // vectorized pool gives env i the seed `seed + i`. With seed 0, reset(s) draws exactly what
+  // dm_control's first episode draws with task_kwargs={'random': s} (numpy's RandomState(s)).
   std::uint64_t seed = 0;
   // Control steps per agent step, rewards summed (TD-MPC2 uses 2). 1 = no repeat.
   int action_repeat = 1;
