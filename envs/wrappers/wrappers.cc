@@ -24,8 +24,14 @@ ActionRescale::ActionRescale(std::unique_ptr<Env> inner)
 StepResult ActionRescale::step(std::span<const float> action) {
   check_action(action, action_dim(), name());
   for (std::size_t i = 0; i < scaled_.size(); ++i) {
-    scaled_[i] =
-        bounded(low_[i], high_[i]) ? low_[i] + (action[i] + 1.0f) * 0.5f * (high_[i] - low_[i]) : action[i];
+    if (!bounded(low_[i], high_[i])) {
+      scaled_[i] = action[i];
+      continue;
+    }
+    // In double, like dm_control's action_scale wrapper: for a [-1, 1] range every step is exact,
+    // so the map is the identity bit for bit.
+    const double lo = low_[i], hi = high_[i];
+    scaled_[i] = static_cast<float>(lo + (static_cast<double>(action[i]) + 1.0) * 0.5 * (hi - lo));
   }
   return inner_->step(scaled_);
 }

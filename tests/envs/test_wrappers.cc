@@ -119,3 +119,22 @@ TEST(PixelObservations, FramesAreChannelMajorUnitFloatsThatFollowTheState) {
 
 }  // namespace
 }  // namespace lucid::envs
+
+namespace lucid::envs {
+namespace {
+
+// DMC ctrlranges are [-1, 1]: the rescale must then pass every float through unchanged, so an env
+// from make_env steps exactly like the bare task (and like dm_control without the wrapper).
+TEST(ActionRescale, IsTheExactIdentityOnTheUnitRange) {
+  auto wrapped = make_env("reacher-easy");
+  EnvOptions bare_options;
+  bare_options.rescale_actions = false;
+  auto bare = make_env("reacher-easy", bare_options);
+  wrapped->reset(1);
+  bare->reset(1);
+  const std::vector<float> a{0.3f, -0.7123457f};
+  for (int t = 0; t < 10; ++t) ASSERT_EQ(wrapped->step(a).obs, bare->step(a).obs) << t;
+}
+
+}  // namespace
+}  // namespace lucid::envs
