@@ -66,6 +66,7 @@ struct Progress {
   double last_train_return = NAN;
   double last_eval_return = NAN;
   std::int64_t last_eval_step = -1;
+  bool pretrained = false;  // the burst of seed_steps updates has run
 };
 
 const char* kCheckpointName = "latest.safetensors";
@@ -81,7 +82,8 @@ void save_checkpoint(const RunWriter& run, const Progress& p, const Agent& agent
                         {"last_train_return", std::to_string(p.last_train_return)},
                         {"last_eval_return", std::to_string(p.last_eval_return)},
                         {"last_eval_step", std::to_string(p.last_eval_step)},
-                        {"rng_offset", std::to_string(rng.offset())}});
+                        {"rng_offset", std::to_string(rng.offset())},
+                        {"pretrained", p.pretrained ? "1" : "0"}});
 }
 
 std::string need(const std::map<std::string, std::string>& meta, const std::string& key) {
@@ -107,6 +109,7 @@ Progress load_checkpoint(const RunWriter& run, Agent& agent, ReplayBuffer& buffe
   p.last_eval_return = std::stod(need(c.trainer, "last_eval_return"));
   p.last_eval_step = std::stoll(need(c.trainer, "last_eval_step"));
   rng.set_offset(std::stoull(need(c.trainer, "rng_offset")));
+  p.pretrained = need(c.trainer, "pretrained") == "1";
   return p;
 }
 
@@ -271,7 +274,11 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
                    static_cast<long long>(p.step));
 
     if (p.step >= o.seed_steps && buffer.num_episodes() > 0) {
-      const std::int64_t updates = p.step == o.seed_steps ? std::max<std::int64_t>(o.seed_steps, 1) : 1;
+      // The first update round is the pretraining burst on the seed data. TD-MPC2 runs it at
+      // step == seed_steps, which is an episode boundary there (2500 = 5 episodes); with other
+      // seed_steps it runs at the first step the buffer holds a whole episode.
+      const std::int64_t updates = p.pretrained ? 1 : std::max<std::int64_t>(o.seed_steps, 1);
+      p.pretrained = true;
       if (updates > 1)
         std::fprintf(stderr, "[train] pretraining: %lld updates on the seed data\n",
                      static_cast<long long>(updates));

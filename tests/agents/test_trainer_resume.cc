@@ -169,3 +169,53 @@ TEST(RunWriter, TruncateAfterDropsLaterAndTornRows) {
 
 }  // namespace
 }  // namespace lucid::agents
+
+namespace lucid::agents {
+namespace {
+
+// Counts act() and update() calls into counters that outlive the agent (the trainer owns it).
+struct Counts {
+  long acts = 0, updates = 0, transitions_at_first_update = -1;
+};
+class CountingAgent final : public Agent {
+ public:
+  CountingAgent(int action_dim, Counts& counts) : action_dim_(action_dim), counts_(counts) {}
+  std::string name() const override { return "counting"; }
+  void reset() override {}
+  std::vector<float> act(std::span<const float>, bool) override {
+    ++counts_.acts;
+    return std::vector<float>(action_dim_, 0.f);
+  }
+  UpdateInfo update(ReplayBuffer& buffer) override {
+    if (counts_.updates++ == 0) counts_.transitions_at_first_update = buffer.num_transitions();
+    return {};
+  }
+  AgentState state() const override { return {}; }
+  void load_state(const AgentState&) override {}
+
+ private:
+  int action_dim_;
+  Counts& counts_;
+};
+
+TEST(Trainer, SeedStepsThenPretrainingBurstThenOneUpdatePerStep) {
+  const auto root =
+      std::filesystem::temp_directory_path() / ("lucid_trainer_count_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  TrainerOptions o = small_run(root);
+  o.steps = 1000;
+  o.seed_steps = 300;  // not an episode boundary (episodes are 250 steps)
+  o.eval_freq = 1000;
+  Counts counts;
+  ASSERT_EQ(train(o, [&](int, int a) { return std::make_unique<CountingAgent>(a, counts); }), 0);
+  // Random actions up to and including step 300 (TD-MPC2: the agent acts when step > seed_steps);
+  // plus one evaluation episode (250 steps) at step 0 and one at step 1000.
+  EXPECT_EQ(counts.acts, (1000 - 301) + 2 * 250);
+  // Steps 300..999 update: the first round is the burst of seed_steps updates, then one per step.
+  EXPECT_EQ(counts.updates, 300 + 699);
+  EXPECT_EQ(counts.transitions_at_first_update, 250) << "the burst runs on the seed data already stored";
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace lucid::agents
