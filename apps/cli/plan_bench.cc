@@ -32,7 +32,6 @@
 #include "cli/run_setup.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
-#include "lucid/kernels/threading.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/planner.h"
 
@@ -47,30 +46,6 @@ std::vector<std::string> split_names(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   LUCID_CHECK_AS(!out.empty(), ConfigError) << "plan-bench: planner must name at least one planner";
   return out;
-}
-
-// The planner's own defaults, overridden by the planning keys the user set.
-planners::PlannerConfig planner_config(const Config& config, const std::string& name) {
-  planners::PlannerConfig pc = planners::planner_defaults(name);
-  auto take_int = [&](const char* key, int& field) {
-    if (config.is_set(key)) field = static_cast<int>(config.get_int(key));
-  };
-  auto take_float = [&](const char* key, float& field) {
-    if (config.is_set(key)) field = static_cast<float>(config.get_float(key));
-  };
-  take_int("num_samples", pc.num_samples);
-  take_int("num_elites", pc.num_elites);
-  take_int("num_pi_trajs", pc.num_pi_trajs);
-  take_int("iterations", pc.iterations);
-  take_int("horizon", pc.horizon);
-  take_float("mpc_lr", pc.mpc_lr);
-  take_float("regularization_coefficient", pc.regularization_coefficient);
-  take_float("action_reusage_coefficient", pc.action_reusage_coefficient);
-  take_float("grad_clip_norm", pc.grad_clip_norm);
-  take_float("min_std", pc.min_std);
-  take_float("max_std", pc.max_std);
-  take_float("temperature", pc.temperature);
-  return pc;
 }
 
 // Forward GEMM FLOPs of one row through an MLP.
@@ -136,9 +111,6 @@ double median(std::vector<double> v) {
 
 int cmd_plan_bench(const Config& config) {
   set_threads(config);
-  // The kernels' thread policy too: its lazy init would otherwise reset OpenMP to the core count
-  // on first use, and idle OpenMP workers spin-wait on a shared machine.
-  kernels::set_num_threads(static_cast<int>(config.get_int("threads")));
   const std::string format = config.get_string("format");
   LUCID_CHECK_AS(format == "table" || format == "json", ConfigError)
       << "format must be table or json, got '" << format << "'";

@@ -1,7 +1,8 @@
 // `lucid report`: tables, aggregate metrics and figures for a run or suite folder; the work is in
 // apps/report/.
-#include "cli/commands.h"
 #include "report/report.h"
+
+#include "cli/commands.h"
 
 namespace lucid::cli {
 

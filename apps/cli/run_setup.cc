@@ -1,20 +1,19 @@
 // Shared setup of the subcommands (see run_setup.h).
 #include "cli/run_setup.h"
 
-#include <cblas.h>
-#include <omp.h>
-
 #include "lucid/agents/random_agent.h"
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 
 namespace lucid::cli {
 
 void set_threads(const Config& config) {
   const int n = static_cast<int>(config.get_int("threads"));
   LUCID_CHECK_AS(n >= 1, ConfigError) << "threads must be >= 1, got " << n;
-  openblas_set_num_threads(n);
-  omp_set_num_threads(n);
+  // The kernels' thread pool is set explicitly: left alone, its lazy setup would reset OpenMP to
+  // the core count on first use.
+  kernels::set_num_threads(n);  // and OpenBLAS to 1: lucid splits large GEMMs over its own threads
 }
 
 std::filesystem::path run_folder(const Config& config) {
@@ -27,18 +26,27 @@ std::filesystem::path run_folder(const Config& config) {
 
 std::vector<std::string> agent_names() { return {"random", "tdmpc2"}; }
 
-planners::PlannerConfig planner_config(const Config& c) {
-  planners::PlannerConfig p;
-  p.name = c.get_string("planner");
-  p.horizon = static_cast<int>(c.get_int("horizon"));
-  p.iterations = static_cast<int>(c.get_int("iterations"));
-  p.num_samples = static_cast<int>(c.get_int("num_samples"));
-  p.num_elites = static_cast<int>(c.get_int("num_elites"));
-  p.num_pi_trajs = static_cast<int>(c.get_int("num_pi_trajs"));
-  p.min_std = static_cast<float>(c.get_float("min_std"));
-  p.max_std = static_cast<float>(c.get_float("max_std"));
-  p.temperature = static_cast<float>(c.get_float("temperature"));
-  return p;
+planners::PlannerConfig planner_config(const Config& config, const std::string& name) {
+  planners::PlannerConfig pc = planners::planner_defaults(name);
+  auto take_int = [&](const char* key, int& field) {
+    if (config.is_set(key)) field = static_cast<int>(config.get_int(key));
+  };
+  auto take_float = [&](const char* key, float& field) {
+    if (config.is_set(key)) field = static_cast<float>(config.get_float(key));
+  };
+  take_int("num_samples", pc.num_samples);
+  take_int("num_elites", pc.num_elites);
+  take_int("num_pi_trajs", pc.num_pi_trajs);
+  take_int("iterations", pc.iterations);
+  take_int("horizon", pc.horizon);
+  take_float("mpc_lr", pc.mpc_lr);
+  take_float("regularization_coefficient", pc.regularization_coefficient);
+  take_float("action_reusage_coefficient", pc.action_reusage_coefficient);
+  take_float("grad_clip_norm", pc.grad_clip_norm);
+  take_float("min_std", pc.min_std);
+  take_float("max_std", pc.max_std);
+  take_float("temperature", pc.temperature);
+  return pc;
 }
 
 std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim) {
@@ -65,7 +73,7 @@ std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int
     a.episode_length = static_cast<int>(config.get_int("episode_length"));
     a.mpc = config.get_bool("mpc");
     a.seed = static_cast<std::uint64_t>(config.get_int("seed"));
-    a.planner = planner_config(config);
+    a.planner = planner_config(config, config.get_string("planner"));
     return std::make_unique<agents::Tdmpc2Agent>(a);
   }
   std::string built;

@@ -14,8 +14,8 @@
 
 namespace lucid::cli {
 
-// BLAS and OpenMP share the cores: the one thread count of the config goes to both, and since
-// they never run at the same time (a GEMM, then a fused row op), they do not oversubscribe.
+// `threads` goes to lucid's kernel threads (OpenMP); OpenBLAS runs single-threaded inside them,
+// so the two never oversubscribe the cores.
 void set_threads(const Config& config);
 
 // run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
@@ -27,8 +27,9 @@ std::vector<std::string> agent_names();
 // The agent named by `agent=` for these env sizes; throws ConfigError naming the agents built.
 std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim);
 
-// Planner settings from the config (TD-MPC2's keys).
-planners::PlannerConfig planner_config(const Config& config);
+// The planner's own defaults (planners::planner_defaults: Dream-MPC 5 candidates x 1 iteration,
+// MPPI 512 x 6, ...), overridden only by the planning keys the user set (TD-MPC2's key names).
+planners::PlannerConfig planner_config(const Config& config, const std::string& name);
 
 // Trainer options from the config (keys as in TD-MPC2's config.yaml).
 agents::TrainerOptions trainer_options(const Config& config);

@@ -1,6 +1,7 @@
 // `lucid suite`: runs, lists or emits a benchmark suite; the runner lives in apps/suite/.
-#include "cli/commands.h"
 #include "suite/suite.h"
+
+#include "cli/commands.h"
 
 namespace lucid::cli {
 
