@@ -108,9 +108,12 @@ TEST(Metrics, BootstrapKeepsEachTaskInItsOwnStratum) {
 }
 
 TEST(Metrics, BootstrapCiCoversTheTrueMeanInSyntheticExperiments) {
-  // 200 experiments, each 5 tasks x 10 runs with task means mu_t and noise sd 0.1: the true
+  // 200 experiments, each 5 tasks x 20 runs with task means mu_t and noise sd 0.1: the true
   // aggregate mean is mean(mu_t). A 95% percentile interval should contain it in about 95% of
-  // experiments (a little less with 10 runs per task); require at least 90%.
+  // experiments, a little less in practice: the bootstrap's variance is the plug-in (n-1)/n one,
+  // so with 20 runs per task the expected coverage is ~94% (with 10 runs it is ~92.5%, measured
+  // over 2000 experiments). Require at least 90%, and less than 100% (an always-covering
+  // interval would be too wide to be a 95% one).
   const double mu[] = {0.2, 0.35, 0.5, 0.65, 0.8};
   const double truth = 0.5;
   std::mt19937_64 gen(12345);
@@ -123,12 +126,12 @@ TEST(Metrics, BootstrapCiCoversTheTrueMeanInSyntheticExperiments) {
   for (int e = 0; e < experiments; ++e) {
     ScoreTable t(5);
     for (int k = 0; k < 5; ++k)
-      for (int r = 0; r < 10; ++r) t[k].push_back(mu[k] + noise(gen));
-    const auto iv = stratified_bootstrap(t, mean_stat, 1, {500, 0.95, static_cast<std::uint64_t>(e)});
+      for (int r = 0; r < 20; ++r) t[k].push_back(mu[k] + noise(gen));
+    const auto iv = stratified_bootstrap(t, mean_stat, 1, {1000, 0.95, static_cast<std::uint64_t>(e)});
     covered += iv[0].lo <= truth && truth <= iv[0].hi ? 1 : 0;
   }
   EXPECT_GE(covered, 180) << covered << " of " << experiments << " intervals contain the true mean";
-  EXPECT_LE(covered, 199) << "intervals that always cover are too wide to be 95% intervals";
+  EXPECT_LT(covered, experiments) << "intervals that always cover are too wide to be 95% intervals";
 }
 
 TEST(Metrics, RejectsEmptyTasks) {
