@@ -19,13 +19,13 @@
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm_small.h"
+#include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/softmax.h"
 
 namespace lucid::models::tdmpc2 {
 namespace {
 
 constexpr float kLayerNormEps = 1e-5f;  // as mlp.cc (torch.nn.LayerNorm default)
-// Weights carry no version counter of their own; the pack cache's fingerprint catches updates.
-constexpr std::uint64_t kWeightsVersion = 0;
 
 std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
@@ -115,14 +115,17 @@ Tdmpc2ActionGradient::Tdmpc2ActionGradient(const Tdmpc2Model& model) : model_(mo
 
 void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache) {
   const std::size_t n = mlp.layers().size();
-  cache.xhat.resize(n);
+  cache.h.resize(n);
+  cache.mean.resize(n);
   cache.rstd.resize(n);
   cache.y.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const LayerSpec& s = mlp.layers()[i];
-    cache.xhat[i].resize(sz(rows) * s.out);
-    cache.rstd[i].resize(sz(rows));
+    cache.h[i].resize(s.norm ? sz(rows) * s.out : 0);
+    cache.mean[i].resize(s.norm ? sz(rows) : 0);
+    cache.rstd[i].resize(s.norm ? sz(rows) : 0);
     cache.y[i].resize(sz(rows) * s.out);
+    if (s.act == Activation::kSimNorm && simnorm_u_.size() < sz(rows) * s.out) simnorm_u_.resize(sz(rows) * s.out);
   }
 }
 
@@ -136,7 +139,7 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
   for (const Mlp* m : nets)
     for (const LayerSpec& s : m->layers()) {
       const float* w = model_.block(*m) + s.w;
-      kernels::gemm_pack_cached(true, s.out, s.in, w, s.in, kWeightsVersion);
+      kernels::gemm_pack_cached(true, s.out, s.in, w, s.in, model_.weights_version());
     }
   if (rows <= max_rows_ && horizon <= max_horizon_) return;
   rows = std::max(rows, max_rows_);
@@ -180,46 +183,29 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
 
 void Tdmpc2ActionGradient::forward(const Mlp& mlp, const float* params, const float* x, int rows,
                                    NetCache& cache) {
+  const std::uint64_t version = model_.weights_version();
   cache.x = x;
   cache.rows = rows;
   for (std::size_t li = 0; li < mlp.layers().size(); ++li) {
     const LayerSpec& s = mlp.layers()[li];
-    float* h = cache.xhat[li].data();
     float* y = cache.y[li].data();
-    kernels::gemm_small_cpu(true, rows, s.out, s.in, 1.f, x, s.in, params + s.w, s.in, kWeightsVersion, 0.f,
-                            s.norm ? h : y, s.out, params + s.b);
+    float* h = s.norm ? cache.h[li].data() : y;
+    kernels::gemm_small_cpu(true, rows, s.out, s.in, 1.f, x, s.in, params + s.w, s.in, version, 0.f, h, s.out,
+                            params + s.b);
     flops_ += 2ull * sz(rows) * sz(s.out) * sz(s.in);
     if (s.norm) {
       const float* gamma = params + s.gamma;
       const float* beta = params + s.beta;
-      for (int r = 0; r < rows; ++r) {
-        float* hr = h + sz(r) * s.out;
-        float* yr = y + sz(r) * s.out;
-        float mean = 0.f;
-        for (int j = 0; j < s.out; ++j) mean += hr[j];
-        mean /= static_cast<float>(s.out);
-        float var = 0.f;
-        for (int j = 0; j < s.out; ++j) var += (hr[j] - mean) * (hr[j] - mean);
-        var /= static_cast<float>(s.out);
-        const float rstd = 1.f / std::sqrt(var + kLayerNormEps);
-        cache.rstd[li][r] = rstd;
-        for (int j = 0; j < s.out; ++j) {
-          hr[j] = (hr[j] - mean) * rstd;
-          yr[j] = hr[j] * gamma[j] + beta[j];
-        }
-        if (s.act == Activation::kMish) {
-          for (int j = 0; j < s.out; ++j) yr[j] = mish_fast(yr[j]);
-        } else if (s.act == Activation::kSimNorm) {
-          const int g = mlp.simnorm_dim();
-          for (int j0 = 0; j0 < s.out; j0 += g) {
-            float mx = yr[j0];
-            for (int j = 1; j < g; ++j) mx = std::max(mx, yr[j0 + j]);
-            float sum = 0.f;
-            for (int j = 0; j < g; ++j) sum += (yr[j0 + j] = std::exp(yr[j0 + j] - mx));
-            const float inv = 1.f / sum;
-            for (int j = 0; j < g; ++j) yr[j0 + j] *= inv;
-          }
-        }
+      float* mean = cache.mean[li].data();
+      float* rstd = cache.rstd[li].data();
+      if (s.act == Activation::kSimNorm) {
+        float* u = simnorm_u_.data();  // LayerNorm output; the backward reads only the softmax's y
+        kernels::layernorm_forward_cpu(h, gamma, beta, u, mean, rstd, rows, s.out, kLayerNormEps, false);
+        const int g = mlp.simnorm_dim();
+        kernels::softmax_forward_cpu(u, y, std::int64_t{rows} * (s.out / g), g, false);
+      } else {
+        kernels::layernorm_forward_cpu(h, gamma, beta, y, mean, rstd, rows, s.out, kLayerNormEps,
+                                       s.act == Activation::kMish);
       }
     }
     x = y;
@@ -228,49 +214,34 @@ void Tdmpc2ActionGradient::forward(const Mlp& mlp, const float* params, const fl
 
 void Tdmpc2ActionGradient::backward_input(const Mlp& mlp, const float* params, const NetCache& cache,
                                           int row0, int rows, const float* dy, float* dx) {
+  const std::uint64_t version = model_.weights_version();
+  float* const ping = ping_.data();
+  float* const pong = pong_.data();
+  auto other = [&](const float* p) { return p == ping ? pong : ping; };  // either, for the caller's dy
   const float* d_out = dy;  // gradient w.r.t. the current layer's output
   for (int li = static_cast<int>(mlp.layers().size()) - 1; li >= 0; --li) {
     const LayerSpec& s = mlp.layers()[li];
     const float* dh = d_out;  // gradient w.r.t. the linear output; d_out itself for a plain layer
     if (s.norm) {
-      float* dhw = d_out == ping_.data() ? pong_.data() : ping_.data();
-      const float* gamma = params + s.gamma;
-      const float* beta = params + s.beta;
-      for (int r = 0; r < rows; ++r) {
-        const std::size_t o = sz(r) * s.out, oc = sz(row0 + r) * s.out;  // oc: the saved row
-        const float* gr = d_out + o;
-        const float* xh = cache.xhat[li].data() + oc;
-        const float* yr = cache.y[li].data() + oc;
-        float* d = dhw + o;
-        if (s.act == Activation::kMish) {
-          for (int j = 0; j < s.out; ++j) d[j] = gr[j] * mish_grad_fast(xh[j] * gamma[j] + beta[j]);
-        } else if (s.act == Activation::kSimNorm) {
-          const int g = mlp.simnorm_dim();
-          for (int j0 = 0; j0 < s.out; j0 += g) {
-            float dot = 0.f;
-            for (int j = 0; j < g; ++j) dot += gr[j0 + j] * yr[j0 + j];
-            for (int j = 0; j < g; ++j) d[j0 + j] = yr[j0 + j] * (gr[j0 + j] - dot);
-          }
-        } else {
-          std::copy(gr, gr + s.out, d);
-        }
-        // LayerNorm: dh = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = du gamma.
-        float mean_d = 0.f, mean_dx = 0.f;
-        for (int j = 0; j < s.out; ++j) {
-          d[j] *= gamma[j];
-          mean_d += d[j];
-          mean_dx += d[j] * xh[j];
-        }
-        mean_d /= static_cast<float>(s.out);
-        mean_dx /= static_cast<float>(s.out);
-        const float rstd = cache.rstd[li][row0 + r];
-        for (int j = 0; j < s.out; ++j) d[j] = rstd * (d[j] - mean_d - xh[j] * mean_dx);
+      const std::size_t oc = sz(row0) * s.out;  // the saved rows start here
+      const float* g_ln = d_out;                // gradient w.r.t. the LayerNorm(+Mish) output
+      float* dhw = other(d_out);
+      if (s.act == Activation::kSimNorm) {
+        const int g = mlp.simnorm_dim();
+        float* du = other(d_out);
+        kernels::softmax_backward_cpu(cache.y[li].data() + oc, d_out, du, std::int64_t{rows} * (s.out / g), g,
+                                      false);
+        g_ln = du;
+        dhw = d_out == ping ? ping : (d_out == pong ? pong : other(du));  // d_out is dead: reuse it if ours
       }
+      kernels::layernorm_backward_cpu(cache.h[li].data() + oc, params + s.gamma, params + s.beta,
+                                      cache.mean[li].data() + row0, cache.rstd[li].data() + row0, g_ln, dhw,
+                                      nullptr, nullptr, rows, s.out, s.act == Activation::kMish);
       dh = dhw;
     }
-    float* d_in = li == 0 ? dx : (dh == ping_.data() ? pong_.data() : ping_.data());
+    float* d_in = li == 0 ? dx : other(dh);
     const std::shared_ptr<const kernels::PackedB> packed =
-        kernels::gemm_pack_cached(true, s.out, s.in, params + s.w, s.in, kWeightsVersion);
+        kernels::gemm_pack_cached(true, s.out, s.in, params + s.w, s.in, version);
     dh_w_panels(rows, s.in, s.out, dh, packed->data.get(), d_in);
     flops_ += 2ull * sz(rows) * sz(s.out) * sz(s.in);
     d_out = d_in;

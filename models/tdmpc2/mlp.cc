@@ -1,19 +1,20 @@
 // TD-MPC2 MLP forward and backward on raw buffers (see mlp.h for the layer recipe and contracts).
 //
-// GEMMs go to kernels::gemm_rows_parallel_cpu (y = x W^T: W is (out, in) row-major, as in
-// PyTorch), which splits rows over lucid's OpenMP threads (BLAS itself runs single-threaded under
-// the kernels' thread policy, see threading.h). The per-row work (bias, dropout, LayerNorm,
-// Mish / SimNorm) is fused into one pass per layer, and backward reads only what forward saved:
-// xhat, rstd and y.
+// Per layer: one GEMM y = x W^T + b (W is (out, in) row-major, as in PyTorch), the dropout mask
+// multiplied in place, then the shared kernels: kernels::layernorm_forward_cpu (Mish fused) for
+// hidden layers, LayerNorm then kernels::softmax_forward_cpu over simnorm_dim-wide rows for a
+// SimNorm output. Backward runs the same kernels' backward on what forward saved (h, mean, rstd,
+// y) and the three GEMMs dW += dh^T x, db += colsum(dh), dx = dh W.
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
 #include <cstdint>
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm.h"
+#include "lucid/kernels/gemm_small.h"
+#include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/softmax.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::models::tdmpc2 {
@@ -21,41 +22,19 @@ namespace {
 
 constexpr float kLayerNormEps = 1e-5f;  // torch.nn.LayerNorm default
 
-// Row reductions with 8 independent partial sums: the vectoriser may not reassociate a single
-// float accumulator, but it does vectorise this form.
-inline float row_sum(const float* x, int n) {
-  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += x[j + k];
-  float s = 0.f;
-  for (; j < n; ++j) s += x[j];
-  for (int k = 0; k < 8; ++k) s += acc[k];
-  return s;
-}
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
-// sum_j x_j y_j, same scheme.
-inline float row_dot(const float* x, const float* y, int n) {
-  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += x[j + k] * y[j + k];
-  float s = 0.f;
-  for (; j < n; ++j) s += x[j] * y[j];
-  for (int k = 0; k < 8; ++k) s += acc[k];
-  return s;
-}
-
-// sum_j (x_j - mean)^2, same scheme.
-inline float row_sq_dev(const float* x, int n, float mean) {
-  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += (x[j + k] - mean) * (x[j + k] - mean);
-  float s = 0.f;
-  for (; j < n; ++j) s += (x[j] - mean) * (x[j] - mean);
-  for (int k = 0; k < 8; ++k) s += acc[k];
-  return s;
+// out (rows x n) = x (rows x k) W^T + bias, W (n, k). Planning-size batches with versioned weights
+// read W pre-packed (the pack is shared by every caller of that version); the rest is BLAS split
+// over rows, bias first so the GEMM accumulates onto it.
+void linear_forward(const float* x, const float* w, const float* bias, int rows, int n, int k,
+                    std::uint64_t version, float* out) {
+  if (rows <= kernels::kGemmSmallMaxM && version != kUnversionedWeights) {
+    kernels::gemm_small_cpu(true, rows, n, k, 1.f, x, k, w, k, version, 0.f, out, n, bias);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) std::copy(bias, bias + n, out + sz(r) * n);
+  kernels::gemm_rows_parallel_cpu(false, true, rows, n, k, x, k, w, k, 1.f, out, n);
 }
 
 }  // namespace
@@ -88,6 +67,8 @@ Mlp::Mlp(ParamLayout& layout, const std::string& prefix, int in, const std::vect
     l.norm = !last || simnorm_out;
     l.act = !last ? Activation::kMish : (simnorm_out ? Activation::kSimNorm : Activation::kNone);
     l.dropout = dropout_first && i == 0;
+    LUCID_CHECK(!l.dropout || l.norm) << prefix << ": dropout is applied before a LayerNorm, so the first layer "
+                                      << "must be a hidden layer";
     const std::string p = prefix + "." + std::to_string(i) + ".";
     l.w = layout.add(p + "weight", {l.out, l.in}, ParamKind::kWeight) - begin_;
     l.b = layout.add(p + "bias", {l.out}, ParamKind::kBias) - begin_;
@@ -117,7 +98,8 @@ void MlpCache::reserve(const Mlp& mlp, int max_rows) {
   layers_.resize(mlp.layers().size());
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& s = mlp.layers()[i];
-    layers_[i].xhat.resize(rows * s.out);
+    layers_[i].h.resize(s.norm ? rows * s.out : 0);
+    layers_[i].mean.resize(s.norm ? rows : 0);
     layers_[i].rstd.resize(s.norm ? rows : 0);
     layers_[i].y.resize(rows * s.out);
   }
@@ -126,7 +108,8 @@ void MlpCache::reserve(const Mlp& mlp, int max_rows) {
   capacity_ = static_cast<int>(rows);
 }
 
-void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask) {
+void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask,
+                 std::uint64_t weights_version) {
   kernels::init_threads();
   LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
       << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
@@ -136,53 +119,31 @@ void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
   for (std::size_t li = 0; li < mlp.layers().size(); ++li) {
     const LayerSpec& s = mlp.layers()[li];
     MlpCache::Layer& c = cache.layers_[li];
-    float* h = c.xhat.data();
-    kernels::gemm_rows_parallel_cpu(false, true, rows, s.out, s.in, x, s.in, params + s.w, s.in, 0.f, h,
-                                    s.out);
-    const float* bias = params + s.b;
+    float* y = c.y.data();
+    if (!s.norm) {  // plain Linear: the output is all the backward needs
+      linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, y);
+      x = y;
+      continue;
+    }
+    float* h = c.h.data();
+    linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, h);
+    if (s.dropout && mask) {
+      const std::int64_t n = std::int64_t{rows} * s.out;
+      for (std::int64_t i = 0; i < n; ++i) h[i] *= mask[i];
+    }
     const float* gamma = params + s.gamma;
     const float* beta = params + s.beta;
-    const float* m = (s.dropout && mask) ? mask : nullptr;
-    // Rows are independent: one block of rows per thread once the layer is big enough.
-#pragma omp parallel for schedule(static) if (static_cast <std::int64_t>(rows) * s.out > \
-                                              kernels::kParallelGrain)
-    for (int r = 0; r < rows; ++r) {
-      float* hr = h + static_cast<std::size_t>(r) * s.out;
-      float* yr = c.y.data() + static_cast<std::size_t>(r) * s.out;
-      const float* mr = m ? m + static_cast<std::size_t>(r) * s.out : nullptr;
-      for (int j = 0; j < s.out; ++j) hr[j] += bias[j];
-      if (mr)
-        for (int j = 0; j < s.out; ++j) hr[j] *= mr[j];
-      if (!s.norm) {
-        std::copy(hr, hr + s.out, yr);
-        continue;
-      }
-      const float mean = row_sum(hr, s.out) / static_cast<float>(s.out);
-      const float var = row_sq_dev(hr, s.out, mean) / static_cast<float>(s.out);
-      const float rstd = 1.f / std::sqrt(var + kLayerNormEps);
-      c.rstd[r] = rstd;
-      for (int j = 0; j < s.out; ++j) {
-        hr[j] = (hr[j] - mean) * rstd;
-        yr[j] = hr[j] * gamma[j] + beta[j];
-      }
-      if (s.act == Activation::kMish) {
-        for (int j = 0; j < s.out; ++j) yr[j] = mish_fast(yr[j]);
-      } else if (s.act == Activation::kSimNorm) {
-        const int g = mlp.simnorm_dim();
-        for (int j0 = 0; j0 < s.out; j0 += g) {
-          float mx = yr[j0];
-          for (int j = 1; j < g; ++j) mx = std::max(mx, yr[j0 + j]);
-          float sum = 0.f;
-          for (int j = 0; j < g; ++j) {
-            yr[j0 + j] = exp_poly(yr[j0 + j] - mx);
-            sum += yr[j0 + j];
-          }
-          const float inv = 1.f / sum;
-          for (int j = 0; j < g; ++j) yr[j0 + j] *= inv;
-        }
-      }
+    if (s.act == Activation::kSimNorm) {
+      float* u = cache.grad_a_.data();  // LayerNorm output, read only by the softmax below
+      kernels::layernorm_forward_cpu(h, gamma, beta, u, c.mean.data(), c.rstd.data(), rows, s.out,
+                                     kLayerNormEps, false);
+      const int g = mlp.simnorm_dim();
+      kernels::softmax_forward_cpu(u, y, std::int64_t{rows} * (s.out / g), g, false);
+    } else {
+      kernels::layernorm_forward_cpu(h, gamma, beta, y, c.mean.data(), c.rstd.data(), rows, s.out,
+                                     kLayerNormEps, s.act == Activation::kMish);
     }
-    x = c.y.data();
+    x = y;
   }
 }
 
@@ -190,57 +151,39 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
                   float* dx) {
   const int rows = cache.rows_;
   const int n_layers = static_cast<int>(mlp.layers().size());
+  float* const buf_a = cache.grad_a_.data();
+  float* const buf_b = cache.grad_b_.data();
+  // The ping-pong buffer that is not p (either, when p is the caller's dy).
+  auto other = [&](const float* p) { return p == buf_a ? buf_b : buf_a; };
   const float* d_out = dy;  // gradient w.r.t. the current layer's output
   for (int li = n_layers - 1; li >= 0; --li) {
     const LayerSpec& s = mlp.layers()[li];
     MlpCache::Layer& c = cache.layers_[li];
     const float* x = li == 0 ? cache.input_.data() : cache.layers_[li - 1].y.data();
-    // dh: gradient w.r.t. the linear output (after bias and dropout); it may not alias d_out.
-    float* dh = (d_out == cache.grad_a_.data()) ? cache.grad_b_.data() : cache.grad_a_.data();
-    const float* gamma = params + s.gamma;
-    const float* beta = params + s.beta;
-    float* dgamma = grads ? grads + s.gamma : nullptr;
-    float* dbeta = grads ? grads + s.beta : nullptr;
-    const float* m = (s.dropout && cache.mask_) ? cache.mask_ : nullptr;
-    for (int r = 0; r < rows; ++r) {
-      const std::size_t o = static_cast<std::size_t>(r) * s.out;
-      const float* gr = d_out + o;
-      float* dhr = dh + o;
-      if (!s.norm) {
-        std::copy(gr, gr + s.out, dhr);
-      } else {
-        const float* xh = c.xhat.data() + o;
-        const float* yr = c.y.data() + o;
-        // du: gradient w.r.t. the LayerNorm output u = xhat * gamma + beta.
-        if (s.act == Activation::kMish) {
-          for (int j = 0; j < s.out; ++j) dhr[j] = gr[j] * mish_grad_fast(xh[j] * gamma[j] + beta[j]);
-        } else if (s.act == Activation::kSimNorm) {
-          const int g = mlp.simnorm_dim();
-          for (int j0 = 0; j0 < s.out; j0 += g) {
-            float dot = 0.f;
-            for (int j = 0; j < g; ++j) dot += gr[j0 + j] * yr[j0 + j];
-            for (int j = 0; j < g; ++j) dhr[j0 + j] = yr[j0 + j] * (gr[j0 + j] - dot);
-          }
-        } else {
-          std::copy(gr, gr + s.out, dhr);
-        }
-        if (grads) {
-          for (int j = 0; j < s.out; ++j) {
-            dgamma[j] += dhr[j] * xh[j];
-            dbeta[j] += dhr[j];
-          }
-        }
-        // LayerNorm backward: dh = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).
-        for (int j = 0; j < s.out; ++j) dhr[j] *= gamma[j];
-        const float mean_d = row_sum(dhr, s.out) / static_cast<float>(s.out);
-        const float mean_dx = row_dot(dhr, xh, s.out) / static_cast<float>(s.out);
-        const float rstd = c.rstd[r];
-        for (int j = 0; j < s.out; ++j) dhr[j] = rstd * (dhr[j] - mean_d - xh[j] * mean_dx);
+    // dh: gradient w.r.t. the linear output (after bias, before dropout); a plain layer's is d_out.
+    const float* dh = d_out;
+    if (s.norm) {
+      const float* gamma = params + s.gamma;
+      const float* beta = params + s.beta;
+      float* dgamma = grads ? grads + s.gamma : nullptr;
+      float* dbeta = grads ? grads + s.beta : nullptr;
+      const float* g_ln = d_out;  // gradient w.r.t. the LayerNorm(+Mish) output
+      float* dhw = other(d_out);
+      if (s.act == Activation::kSimNorm) {
+        const int g = mlp.simnorm_dim();
+        float* du = other(d_out);
+        kernels::softmax_backward_cpu(c.y.data(), d_out, du, std::int64_t{rows} * (s.out / g), g, false);
+        g_ln = du;
+        // d_out is dead now: reuse it when it is ours, else the other ping-pong buffer.
+        dhw = d_out == buf_b ? buf_b : (d_out == buf_a ? buf_a : other(du));
       }
-      if (m) {
-        const float* mr = m + o;
-        for (int j = 0; j < s.out; ++j) dhr[j] *= mr[j];
+      kernels::layernorm_backward_cpu(c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw, dgamma,
+                                      dbeta, rows, s.out, s.act == Activation::kMish);
+      if (s.dropout && cache.mask_) {
+        const std::int64_t n = std::int64_t{rows} * s.out;
+        for (std::int64_t i = 0; i < n; ++i) dhw[i] *= cache.mask_[i];
       }
+      dh = dhw;
     }
     if (grads) {
       // dW (out, in) += dh^T x; db += column sums of dh.
@@ -248,7 +191,7 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
                                       s.in);
       float* db = grads + s.b;
       for (int r = 0; r < rows; ++r) {
-        const float* dhr = dh + static_cast<std::size_t>(r) * s.out;
+        const float* dhr = dh + sz(r) * s.out;
         for (int j = 0; j < s.out; ++j) db[j] += dhr[j];
       }
     }
@@ -257,7 +200,7 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
         kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
                                         dx, s.in);
     } else {
-      float* d_in = (dh == cache.grad_a_.data()) ? cache.grad_b_.data() : cache.grad_a_.data();
+      float* d_in = other(dh);
       kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
                                       d_in, s.in);
       d_out = d_in;

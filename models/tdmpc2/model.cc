@@ -6,6 +6,7 @@
 #include "lucid/models/tdmpc2/model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -74,7 +75,14 @@ Tdmpc2Model::Tdmpc2Model(const Tdmpc2Config& cfg)
       layout_(tdmpc2_layout(cfg)),
       params_(layout_.layout.size(), 0.f),
       grads_(layout_.layout.size(), 0.f),
-      target_q_(layout_.q_end() - layout_.q_begin(), 0.f) {}
+      target_q_(layout_.q_end() - layout_.q_begin(), 0.f) {
+  bump_weights_version();
+}
+
+void Tdmpc2Model::bump_weights_version() {
+  static std::atomic<std::uint64_t> next{1};
+  weights_version_ = next.fetch_add(1, std::memory_order_relaxed);
+}
 
 void Tdmpc2Model::init(Rng& rng) {
   for (const ParamEntry& e : layout_.layout.entries()) {
@@ -108,6 +116,7 @@ void Tdmpc2Model::init(Rng& rng) {
   for (const Mlp& q : layout_.q) zero_last(q);
   std::copy(params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_begin()),
             params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_end()), target_q_.begin());
+  bump_weights_version();
 }
 
 void Tdmpc2Model::check_single_task(const char* what) const {
@@ -148,7 +157,7 @@ void Tdmpc2Model::encode_raw(const float* obs, int rows, float* z) const {
   check_single_task("encode");
   grow(rows);
   std::memcpy(enc_cache_.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
-  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows);
+  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows, nullptr, weights_version_);
   std::memcpy(z, enc_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
@@ -156,7 +165,7 @@ void Tdmpc2Model::next_raw(const float* z, const float* a, int rows, float* z_ne
   check_single_task("next");
   grow(rows);
   concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, dyn_cache_.input());
-  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows);
+  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows, nullptr, weights_version_);
   std::memcpy(z_next, dyn_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
@@ -164,7 +173,7 @@ void Tdmpc2Model::reward_raw(const float* z, const float* a, int rows, float* r)
   check_single_task("reward");
   grow(rows);
   concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, rew_cache_.input());
-  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows);
+  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows, nullptr, weights_version_);
   two_hot_inv_rows(rew_cache_.output(), rows, cfg_, r);
 }
 
@@ -183,7 +192,7 @@ void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<cons
   for (int h : heads) {
     LUCID_CHECK(h >= 0 && h < cfg_.num_q) << "Q head " << h << " out of range [0, " << cfg_.num_q << ")";
     const float* p = use_target ? target_block(h) : block(layout_.q[h]);
-    mlp_forward(layout_.q[h], p, q_cache_, rows);
+    mlp_forward(layout_.q[h], p, q_cache_, rows, nullptr, weights_version_);
     two_hot_inv_rows(q_cache_.output(), rows, cfg_, decode_.data());
     for (int r = 0; r < rows; ++r) v[r] += w * decode_[r];
   }
@@ -194,7 +203,7 @@ void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, floa
   grow(rows);
   const int A = cfg_.action_dim;
   std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows);
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
   const float* out = pi_cache_.output();
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (int r = 0; r < rows; ++r) {
@@ -263,7 +272,7 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
   check_rows(log_std, rows, A, "TD-MPC2 pi log_std");
   grow(static_cast<int>(rows));
   std::memcpy(pi_cache_.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, static_cast<int>(rows));
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, static_cast<int>(rows), nullptr, weights_version_);
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (std::int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < A; ++j) {

@@ -8,11 +8,13 @@
 // packed copy per weight); no parameter gradient is ever formed; and the ensemble
 // uncertainty of all H + 1 latents is one (H + 1) * rows batch per head, whose last rows
 // ([z_H | pi(z_H)]) double as the terminal value's forward, so those heads are not run twice.
-// The layer math (Linear -> LayerNorm -> Mish / SimNorm, two-hot decoding) is the same as
-// mlp.cc; tests/planners_grad compares the gradient with the engine's tape.
+// The layer math is the shared kernels' (kernels::layernorm_forward_cpu with Mish fused, SimNorm
+// as kernels::softmax_forward_cpu over simnorm_dim-wide rows, and their backward), as in mlp.cc;
+// tests/planners_grad compares the gradient with the engine's tape.
 //
-// Packed weights are looked up per call in the engine's pack cache, whose fingerprint check
-// repacks a matrix after the optimizer moved it, so training and planning can interleave.
+// Packed weights are looked up per call in the kernels' pack cache under the model's
+// weights_version(), which the agent bumps after every optimizer step and target EMA, so training
+// and planning can interleave.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,9 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   struct NetCache {
     const float* x = nullptr;  // the input rows (owned by the caller, alive until backward)
     int rows = 0;
-    std::vector<std::vector<float>> xhat, rstd, y;  // per layer: rows x out, rows, rows x out
+    // Per layer, what the shared kernels' backward reads: the LayerNorm input h (rows x out, norm
+    // layers), its mean and rstd (rows), and the output y (rows x out; SimNorm's backward reads it).
+    std::vector<std::vector<float>> h, mean, rstd, y;
   };
   void reserve_net(const Mlp& mlp, int rows, NetCache& cache);
   void forward(const Mlp& mlp, const float* params, const float* x, int rows, NetCache& cache);
@@ -61,6 +65,7 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   std::vector<float> disc_;                        // gamma^t per step of the last forward
   std::vector<float> dza_a_, dza_b_, dz_, da_term_, eps_std_;
   std::vector<float> ping_, pong_;  // backward scratch, rows x max width
+  std::vector<float> simnorm_u_;    // LayerNorm output of a SimNorm layer before its softmax (forward scratch)
 };
 
 }  // namespace lucid::models::tdmpc2

@@ -9,15 +9,22 @@
 // that block (target Q) or with gradients switched off (detached Q).
 //
 // Why not the engine's autodiff: these are the two hot loops of the project (plan and update), a
-// fixed graph of a few MLPs, so forward saves exactly what backward reads (normalised
-// pre-activations, 1/std, outputs) into buffers sized once for the largest batch, and backward
-// is a straight loop over layers. Memory contract: forward writes (=) every cache buffer and the
-// output; backward accumulates (+=) parameter gradients into `grads` and writes (=) the input
-// gradient `dx`.
+// fixed graph of a few MLPs, so forward saves exactly what backward reads into buffers sized once
+// for the largest batch, and backward is a straight loop over layers. The layer math is the shared
+// kernels' (kernels/layernorm.h: LayerNorm + Mish fused; kernels/softmax.h: SimNorm as a softmax
+// over rows of simnorm_dim), so what is saved per norm layer is what those kernels' backward
+// reads: the LayerNorm input h (rows x out, after bias and dropout), its mean and 1/std (rows),
+// and the layer output y (rows x out, read by the SimNorm backward). Memory contract: forward
+// writes (=) every cache buffer and the output; backward accumulates (+=) parameter gradients into
+// `grads` and writes (=) the input gradient `dx`.
+//
+// GEMMs: kernels::gemm_rows_parallel_cpu (rows split over lucid's OpenMP threads; BLAS itself is
+// single-threaded under kernels/threading.h). A forward given a weights version and at most
+// kernels::kGemmSmallMaxM rows instead reads the weights pre-packed per version (gemm_small.h),
+// which is what planning batches (policy prior, one-observation encode) need.
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -94,71 +101,36 @@ class MlpCache {
   const float* output() const { return layers_.back().y.data(); }
 
  private:
-  friend void mlp_forward(const Mlp&, const float*, MlpCache&, int, const float*);
+  friend void mlp_forward(const Mlp&, const float*, MlpCache&, int, const float*, std::uint64_t);
   friend void mlp_backward(const Mlp&, const float*, float*, MlpCache&, const float*, float*);
   struct Layer {
-    std::vector<float> xhat;  // normalised pre-activation (norm layers), or the linear output
-    std::vector<float> rstd;  // 1 / sqrt(var + eps) per row (norm layers)
-    std::vector<float> y;     // layer output
+    std::vector<float> h;           // LayerNorm input: x W^T + b, times the dropout mask (norm layers)
+    std::vector<float> mean, rstd;  // per row, as kernels::layernorm_forward_cpu wrote them (norm layers)
+    std::vector<float> y;           // layer output
   };
   std::vector<float> input_;
   std::vector<Layer> layers_;
-  std::vector<float> grad_a_, grad_b_;  // backward ping-pong buffers, rows x max width
+  // Backward ping-pong buffers, rows x max width; the forward borrows grad_a_ for the LayerNorm
+  // output that SimNorm reads (not needed by the backward).
+  std::vector<float> grad_a_, grad_b_;
   const float* mask_ = nullptr;         // dropout mask used by the last forward
   int rows_ = 0, capacity_ = 0;
 };
 
+// Marks weights that may change at any time: the forward always runs BLAS on them.
+inline constexpr std::uint64_t kUnversionedWeights = ~std::uint64_t{0};
+
 // params: the Mlp's own block (arena + mlp.begin()). mask: rows x dropout_width() values in
 // {0, 1/(1-p)} for the first layer, or nullptr (eval mode / no dropout); it must stay alive until
-// the matching backward.
-void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask = nullptr);
+// the matching backward. weights_version: a number that changes whenever params change (the
+// model's weights_version()); with it, batches of <= kernels::kGemmSmallMaxM rows use the packed
+// small-batch GEMM, whose cache it keys.
+void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask = nullptr,
+                 std::uint64_t weights_version = kUnversionedWeights);
 
 // dy: rows x out_dim. grads: the Mlp's gradient block (+=), or nullptr to skip every parameter
 // gradient (detached weights). dx: rows x in_dim (=), or nullptr.
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
                   float* dx);
-
-// exp(x) for x <= 88 in straight-line float code, so that loops calling it vectorise (libm's expf
-// is an opaque call and made Mish 20% of a plan call). Cody-Waite range reduction x = n ln2 + r,
-// |r| <= ln2 / 2, a degree-6 polynomial for e^r (Cephes' expf coefficients, ~1 ulp), and 2^n built
-// in the exponent bits. Inputs below -87 flush towards 0 as expf does.
-inline float exp_poly(float x) {
-  x = x < -87.f ? -87.f : x;
-  x = x > 88.f ? 88.f : x;
-  const float kRound = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer
-  float n = x * 1.44269504088896341f + kRound;
-  n -= kRound;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const auto bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
-}
-
-// mish(x) = x tanh(softplus(x)) written with one exponential: tanh(log(1 + e)) = n / (n + 2) with
-// n = e (e + 2), e = exp(x). Matches torch.nn.functional.mish to float rounding. Inline and
-// branch-free so the per-layer loops vectorise.
-inline float mish_fast(float x) {
-  // Above 20 PyTorch's softplus returns x and tanh(x) == 1 in float; the select keeps it branch-free.
-  const float e = exp_poly(x < 20.f ? x : 20.f);
-  const float n = e * (e + 2.f);
-  const float y = x * n / (n + 2.f);
-  return x > 20.f ? x : y;
-}
-
-inline float mish_grad_fast(float x) {
-  const float e = exp_poly(x < 20.f ? x : 20.f);
-  const float n = e * (e + 2.f);
-  const float inv = 1.f / (n + 2.f);
-  const float t = n * inv;                                    // tanh(softplus(x))
-  const float sig = e / (1.f + e);                            // sigmoid(x)
-  const float g = t + x * sig * (4.f * n + 4.f) * inv * inv;  // 1 - t^2 = (4n + 4) / (n + 2)^2
-  return x > 20.f ? 1.f : g;
-}
 
 }  // namespace lucid::models::tdmpc2

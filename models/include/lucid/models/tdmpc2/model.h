@@ -73,11 +73,27 @@ class Tdmpc2Model final : public WorldModel {
   void init(Rng& rng);
 
   const Tdmpc2Config& config() const { return cfg_; }
+
+  // Weights version: changes whenever params or target_q change, and keys the packed-weight cache
+  // of the small-batch GEMM (kernels/gemm_small.h) that planning-size forwards read. Whoever writes
+  // the weights (optimizer step, target EMA, load, a test) calls bump_weights_version() after
+  // writing, before the next forward. Versions come from one process-wide counter, so a new model
+  // whose arena reuses a freed one's address never meets that model's packed panels.
+  std::uint64_t weights_version() const { return weights_version_; }
+  void bump_weights_version();
   const Tdmpc2Layout& layout() const { return layout_; }
-  std::span<float> params() { return params_; }
+  // The writable views bump the weights version on the way out (taking one is taken as a write);
+  // a writer that keeps the span across a forward still calls bump_weights_version() after writing.
+  std::span<float> params() {
+    bump_weights_version();
+    return params_;
+  }
   std::span<const float> params() const { return params_; }
   std::span<float> grads() { return grads_; }
-  std::span<float> target_q() { return target_q_; }  // mirrors params[q_begin, q_end)
+  std::span<float> target_q() {  // mirrors params[q_begin, q_end)
+    bump_weights_version();
+    return target_q_;
+  }
   std::span<const float> target_q() const { return target_q_; }
   const float* block(const Mlp& m) const { return params_.data() + m.begin(); }
   float* grad_block(const Mlp& m) { return grads_.data() + m.begin(); }
@@ -117,6 +133,7 @@ class Tdmpc2Model final : public WorldModel {
   Tdmpc2Config cfg_;
   Tdmpc2Layout layout_;
   std::vector<float> params_, grads_, target_q_;
+  std::uint64_t weights_version_ = 0;
   // Inference scratch (eval mode, no dropout), grown to the largest batch seen.
   mutable MlpCache enc_cache_, dyn_cache_, rew_cache_, pi_cache_, q_cache_;
   mutable std::vector<float> decode_;
