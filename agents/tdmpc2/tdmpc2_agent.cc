@@ -193,6 +193,7 @@ UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& nois
   pi_update(noise, info);
   const auto& l = model_->layout();
   ema_update(model_->target_q(), model_->params().subspan(l.q_begin(), l.q_end() - l.q_begin()), cfg_.tau);
+  model_->bump_weights_version();  // the packed weights of planning-size forwards are stale now
   ++updates_;
   return info;
 }
@@ -293,7 +294,10 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, Upd
       cfg_.consistency_coef * consistency + cfg_.reward_coef * reward_loss + cfg_.value_coef * value_loss;
   const std::span<float> model_grads = m.grads().subspan(0, lay.q_end());
   const float grad_norm = clip_grad_norm(model_grads, cfg_.grad_clip_norm);
-  if (std::isfinite(grad_norm)) optim_.step(m.params(), m.grads());
+  if (std::isfinite(grad_norm)) {
+    optim_.step(m.params(), m.grads());
+    m.bump_weights_version();
+  }
   info["consistency_loss"] = consistency;
   info["reward_loss"] = reward_loss;
   info["value_loss"] = value_loss;
@@ -414,7 +418,10 @@ void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
   mlp_backward(lay.pi, m.block(lay.pi), m.grad_block(lay.pi), pi_cache_, dpi_out_.data(), nullptr);
   const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
   const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
-  if (std::isfinite(pi_norm)) pi_optim_.step(m.params(), m.grads());
+  if (std::isfinite(pi_norm)) {
+    pi_optim_.step(m.params(), m.grads());
+    m.bump_weights_version();
+  }
   info["pi_loss"] = loss;
   info["pi_grad_norm"] = pi_norm;
   info["pi_scale"] = scale_;
@@ -477,6 +484,7 @@ void Tdmpc2Agent::load_state(const AgentState& s) {
   rng_ = Rng(static_cast<std::uint64_t>(scalar("rng.seed")), 0);
   rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
   updates_ = scalar("updates");
+  model_->bump_weights_version();
   planner_->reset();
 }
 

@@ -11,6 +11,8 @@
 //      on) at (z, pi(z)), divided by the running 5-95 percentile scale, plus 1e-4 x the scaled
 //      entropy (official quirk); clip 20; its own Adam (eps 1e-5).
 //   4. target-Q EMA with tau 0.01.
+// Each optimizer step and the EMA bump the model's weights version, so planning-size forwards
+// repack the weights they read (Tdmpc2Model::weights_version).
 // All random choices of one update (heads, policy noise, dropout masks) are drawn up front into an
 // UpdateNoise, so a test can pass the same ones to a PyTorch reference.
 //
