@@ -17,6 +17,7 @@ std::vector<EpisodeResult> evaluate(Agent& agent, envs::Env& env, const EvalOpti
     if (record) options.frames(env.render(options.video_width, options.video_height));
     EpisodeResult r;
     for (;;) {
+      if (options.should_stop && options.should_stop()) return results;
       const auto t0 = std::chrono::steady_clock::now();
       const std::vector<float> action = agent.act(obs, /*eval=*/true);
       r.act_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "lucid/error.h"
+#include "lucid/kernels/softmax.h"
 
 namespace lucid::agents {
 
@@ -131,6 +132,8 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   dx_.resize(static_cast<std::size_t>(H1B) * (L + A));
   dlogits_.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
   ce_.resize(H1B);
+  lse_.resize(HB);
+  gloss_.resize(HB);
   pi_action_.resize(static_cast<std::size_t>(H1B) * A);
   pi_pre_.resize(static_cast<std::size_t>(H1B) * A);
   q_sum_.resize(H1B);
@@ -247,40 +250,39 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, Upd
   // 3. Reward and value losses over all H steps at once.
   concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
   mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
-  float reward_loss = 0.f, value_loss = 0.f;
-  w = 1.f;
-  for (int t = 0; t < H; ++t, w *= cfg_.rho) {
-    const std::size_t r0 = static_cast<std::size_t>(t) * B;
-    soft_ce_rows(rew_cache_.output() + r0 * NB, rew + r0, B, mc,
-                 cfg_.reward_coef * w / (static_cast<float>(B) * H), ce_.data(), dlogits_.data() + r0 * NB);
-    float s = 0.f;
-    for (int b = 0; b < B; ++b) s += ce_[b];
-    reward_loss += w * s / static_cast<float>(B);
-  }
-  reward_loss /= static_cast<float>(H);
+  // Two-hot soft cross-entropy of all H steps in one kernel pass (kernels/softmax.h); row t * B + b
+  // carries the gradient weight coef * rho^t / (B H). Returns mean_t rho^t mean_b ce.
+  auto soft_ce = [&](const float* logits, const float* target, float coef) {
+    kernels::soft_ce_forward_cpu(logits, target, ce_.data(), lse_.data(), HB, NB, mc.vmin, mc.vmax);
+    float loss = 0.f, wt = 1.f;
+    for (int t = 0; t < H; ++t, wt *= cfg_.rho) {
+      float s = 0.f;
+      for (int b = 0; b < B; ++b) {
+        s += ce_[t * B + b];
+        gloss_[t * B + b] = coef * wt / (static_cast<float>(B) * H);
+      }
+      loss += wt * s / static_cast<float>(B);
+    }
+    kernels::soft_ce_backward_cpu(logits, target, lse_.data(), gloss_.data(), dlogits_.data(), HB, NB, mc.vmin,
+                                  mc.vmax);
+    return loss / static_cast<float>(H);
+  };
+  const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);
   mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
                dx_.data());
   add_latent_grad(dx_.data(), L, A, HB, dz_.data());
 
+  float value_loss = 0.f;
   for (int q = 0; q < mc.num_q; ++q) {
     MlpCache& c = q_caches_[q];
     const Mlp& head = lay.q[q];
     std::memcpy(c.input(), rew_cache_.input(), sizeof(float) * HB * (L + A));
     mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
-    w = 1.f;
-    for (int t = 0; t < H; ++t, w *= cfg_.rho) {
-      const std::size_t r0 = static_cast<std::size_t>(t) * B;
-      soft_ce_rows(c.output() + r0 * NB, td_.data() + r0, B, mc,
-                   cfg_.value_coef * w / (static_cast<float>(B) * H * mc.num_q), ce_.data(),
-                   dlogits_.data() + r0 * NB);
-      float s = 0.f;
-      for (int b = 0; b < B; ++b) s += ce_[b];
-      value_loss += w * s / static_cast<float>(B);
-    }
+    value_loss += soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q));
     mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());
     add_latent_grad(dx_.data(), L, A, HB, dz_.data());
   }
-  value_loss /= static_cast<float>(H * mc.num_q);
+  value_loss /= static_cast<float>(mc.num_q);
 
   // 4. Back through the dynamics (last step first), then the encoder.
   for (int t = H - 1; t >= 0; --t) {

@@ -226,7 +226,9 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
           EvalOptions eo;
           eo.episodes = o.eval_episodes;
           eo.seed = static_cast<std::uint64_t>(p.step) * 1000u;
+          eo.should_stop = [&] { return stop.requested(); };
           const auto results = evaluate(*agent, *eval_env, eo);
+          if (stop.requested()) return interrupted();  // a partial evaluation is not logged
           double total = 0;
           for (std::size_t i = 0; i < results.size(); ++i) {
             run.log_eval(p.step, static_cast<std::int64_t>(i), results[i].ret, results[i].length, wall_now());

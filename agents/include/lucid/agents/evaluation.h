@@ -27,6 +27,9 @@ struct EvalOptions {
   std::uint64_t seed = 0;  // episode i is reset with seed + i
   int video_width = 256, video_height = 256;
   FrameSink frames;  // set: the first episode is rendered frame by frame
+  // Polled every step; when it returns true the evaluation stops and returns what it has (the
+  // trainer passes its SIGINT/SIGTERM flag, so a stop request is served within one step).
+  std::function<bool()> should_stop;
 };
 
 std::vector<EpisodeResult> evaluate(Agent& agent, envs::Env& env, const EvalOptions& options);
