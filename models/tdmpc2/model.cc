@@ -333,31 +333,4 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
   }
 }
 
-void soft_ce_rows(const float* logits, const float* target, int rows, const Tdmpc2Config& cfg, float scale,
-                  float* ce, float* dlogits) {
-  const int nb = cfg.num_bins;
-  for (int r = 0; r < rows; ++r) {
-    const float* l = logits + static_cast<std::size_t>(r) * nb;
-    float mx = l[0];
-    for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
-    float sum = 0.f;
-    for (int j = 0; j < nb; ++j) sum += std::exp(l[j] - mx);
-    const float lse = mx + std::log(sum);
-    // two-hot of clamp(symlog(target)) (math.two_hot): 1 - w on lo, w on (lo + 1) % nb.
-    float s = std::copysign(std::log1p(std::fabs(target[r])), target[r]);
-    s = std::min(std::max(s, cfg.vmin), cfg.vmax);
-    const float pos = (s - cfg.vmin) / cfg.bin_size();
-    const int lo = std::min(std::max(static_cast<int>(std::floor(pos)), 0), nb - 1);
-    const float w = pos - static_cast<float>(lo);
-    const int hi = (lo + 1) % nb;
-    if (ce) ce[r] = -((1.f - w) * (l[lo] - lse) + w * (l[hi] - lse));
-    if (dlogits) {
-      float* d = dlogits + static_cast<std::size_t>(r) * nb;
-      for (int j = 0; j < nb; ++j) d[j] = scale * std::exp(l[j] - lse);
-      d[lo] -= scale * (1.f - w);
-      d[hi] -= scale * w;
-    }
-  }
-}
-
 }  // namespace lucid::models::tdmpc2

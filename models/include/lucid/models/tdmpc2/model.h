@@ -145,9 +145,5 @@ void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, fl
 // d out / d logits for two_hot_inv, scaled by g per row: dlogits (rows, bins) (=).
 void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, const Tdmpc2Config& cfg,
                                float* dlogits);
-// Soft cross-entropy -sum two_hot(target) log_softmax(logits) per row (ce, may be nullptr) and its
-// gradient times `scale` (dlogits, =): scale * (softmax - two_hot).
-void soft_ce_rows(const float* logits, const float* target, int rows, const Tdmpc2Config& cfg, float scale,
-                  float* ce, float* dlogits);
 
 }  // namespace lucid::models::tdmpc2
