@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "hd/symlog.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
 
@@ -304,7 +305,7 @@ void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, fl
       dot += e * (cfg.vmin + bs * static_cast<float>(j));
     }
     const float m = dot / sum;
-    out[r] = std::copysign(std::expm1(std::fabs(m)), m);
+    out[r] = hd::symexp(m);
   }
 }
 
@@ -328,7 +329,7 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
       m += d[j] * (cfg.vmin + bs * static_cast<float>(j));
     }
     // out = symexp(m): d out / d m = exp(|m|); d m / d l_j = p_j (bin_j - m).
-    const float gm = g[r] * std::exp(std::fabs(m));
+    const float gm = g[r] * hd::symexp_grad(m);
     for (int j = 0; j < nb; ++j) d[j] = gm * d[j] * (cfg.vmin + bs * static_cast<float>(j) - m);
   }
 }
