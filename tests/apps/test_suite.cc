@@ -323,6 +323,22 @@ TEST(Suite, ResumeAfterSigkillRepeatsNoFinishedRunAndLosesNoEvaluation) {
   int status = 0;
   ::waitpid(suite, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
+  // The killed suite's trainers get SIGTERM (PDEATHSIG) but may still be writing their last
+  // files: wait until every job lock is free, so that the state read below is the state the
+  // second suite starts from (otherwise a run finishing in between makes the counts race).
+  const auto lock_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const fs::path lock = jobs[i].dir / ".lock";
+    for (;;) {
+      const int fd = ::open(lock.c_str(), O_RDONLY);
+      if (fd < 0) break;  // never launched
+      const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      ::close(fd);
+      if (free) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), lock_deadline) << "an orphaned run never exited: " << lock;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   // Re-read after the kill: a run may have finished in the last instant.
   finished_before.clear();
   for (std::size_t i = 0; i < jobs.size(); ++i)
