@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "lucid/error.h"
+#include "lucid/planners/elite_refit.h"
 
 namespace lucid::planners {
 
@@ -145,18 +146,7 @@ Tensor Cem::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, b
         const float* act = v_.actions[t].data() + static_cast<std::size_t>(b) * S * A;
         float* mu = mean_.data() + (static_cast<std::size_t>(b) * H + t) * A;
         float* sd = std_.data() + (static_cast<std::size_t>(b) * H + t) * A;
-        for (int j = 0; j < A; ++j) {
-          float m = 0.f;
-          for (int e = 0; e < K; ++e) m += weight_[e] * act[static_cast<std::size_t>(order_[e]) * A + j];
-          m /= sum;
-          float var = 0.f;
-          for (int e = 0; e < K; ++e) {
-            const float d = act[static_cast<std::size_t>(order_[e]) * A + j] - m;
-            var += weight_[e] * d * d;
-          }
-          mu[j] = m;
-          sd[j] = std::clamp(std::sqrt(var / sum), cfg_.min_std, cfg_.max_std);
-        }
+        elite_refit(act, order_.data(), weight_.data(), K, A, sum, cfg_.min_std, cfg_.max_std, mu, sd);
       }
     }
   }

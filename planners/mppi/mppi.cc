@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "lucid/error.h"
+#include "lucid/planners/elite_refit.h"
 
 namespace lucid::planners {
 
@@ -244,18 +245,7 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
         const float* act = v_.actions[t].data() + static_cast<std::size_t>(b) * S * A;
         float* mu = mean_.data() + (static_cast<std::size_t>(b) * H + t) * A;
         float* sd = std_.data() + (static_cast<std::size_t>(b) * H + t) * A;
-        for (int j = 0; j < A; ++j) {
-          float m = 0.f;
-          for (int e = 0; e < K; ++e) m += score[e] * act[static_cast<std::size_t>(elite[e]) * A + j];
-          m /= denom;
-          float var = 0.f;
-          for (int e = 0; e < K; ++e) {
-            const float d = act[static_cast<std::size_t>(elite[e]) * A + j] - m;
-            var += score[e] * d * d;
-          }
-          mu[j] = m;
-          sd[j] = std::clamp(std::sqrt(var / denom), cfg_.min_std, cfg_.max_std);
-        }
+        elite_refit(act, elite, score, K, A, denom, cfg_.min_std, cfg_.max_std, mu, sd);
       }
     }
   }
