@@ -15,6 +15,7 @@
 
 namespace lucid::agents {
 
+using models::tdmpc2::concat_rows;
 using models::tdmpc2::Mlp;
 using models::tdmpc2::mlp_backward;
 using models::tdmpc2::mlp_forward;
@@ -37,15 +38,6 @@ models::tdmpc2::Tdmpc2Config model_config(const Tdmpc2AgentConfig& c) {
 std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Layout& l, float enc_lr_scale) {
   return {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
           {l.dynamics.begin(), l.q_end() - l.dynamics.begin(), 1.f}};
-}
-
-void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
-  for (int r = 0; r < rows; ++r) {
-    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
-                sizeof(float) * L);
-    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A) + L, a + static_cast<std::size_t>(r) * A,
-                sizeof(float) * A);
-  }
 }
 
 // dz[r] += dx[r, :L] for rows of a (rows, L + A) input gradient.
@@ -263,8 +255,8 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, Upd
       }
       loss += wt * s / static_cast<float>(B);
     }
-    kernels::soft_ce_backward_cpu(logits, target, lse_.data(), gloss_.data(), dlogits_.data(), HB, NB, mc.vmin,
-                                  mc.vmax);
+    kernels::soft_ce_backward_cpu(logits, target, lse_.data(), gloss_.data(), dlogits_.data(), HB, NB,
+                                  mc.vmin, mc.vmax);
     return loss / static_cast<float>(H);
   };
   const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);

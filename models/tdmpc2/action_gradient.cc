@@ -100,13 +100,6 @@ void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels
   if (rows - r == 1) dh_w_panels_avx2<1>(in, out, d, out, panels, x, in);
 }
 
-void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
-  for (int r = 0; r < rows; ++r) {
-    std::memcpy(dst + sz(r) * (L + A), z + sz(r) * L, sizeof(float) * L);
-    std::memcpy(dst + sz(r) * (L + A) + L, a + sz(r) * A, sizeof(float) * A);
-  }
-}
-
 }  // namespace
 
 Tdmpc2ActionGradient::Tdmpc2ActionGradient(const Tdmpc2Model& model) : model_(model) {
@@ -125,7 +118,8 @@ void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache
     cache.mean[i].resize(s.norm ? sz(rows) : 0);
     cache.rstd[i].resize(s.norm ? sz(rows) : 0);
     cache.y[i].resize(sz(rows) * s.out);
-    if (s.act == Activation::kSimNorm && simnorm_u_.size() < sz(rows) * s.out) simnorm_u_.resize(sz(rows) * s.out);
+    if (s.act == Activation::kSimNorm && simnorm_u_.size() < sz(rows) * s.out)
+      simnorm_u_.resize(sz(rows) * s.out);
   }
 }
 

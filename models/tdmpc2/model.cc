@@ -136,16 +136,6 @@ void Tdmpc2Model::grow(int rows) const {
 
 namespace {
 
-// Writes [z | a] rows into dst (rows, L + A).
-void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
-  for (int r = 0; r < rows; ++r) {
-    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
-                sizeof(float) * L);
-    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A) + L, a + static_cast<std::size_t>(r) * A,
-                sizeof(float) * A);
-  }
-}
-
 void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const char* what) {
   LUCID_CHECK_SHAPE(t.defined() && t.shape().rows() == rows && t.shape().cols() == cols)
       << what << ": expected " << rows << " x " << cols << ", got "
@@ -331,6 +321,15 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
     // out = symexp(m): d out / d m = exp(|m|); d m / d l_j = p_j (bin_j - m).
     const float gm = g[r] * hd::symexp_grad(m);
     for (int j = 0; j < nb; ++j) d[j] = gm * d[j] * (cfg.vmin + bs * static_cast<float>(j) - m);
+  }
+}
+
+void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
+                sizeof(float) * L);
+    std::memcpy(dst + static_cast<std::size_t>(r) * (L + A) + L, a + static_cast<std::size_t>(r) * A,
+                sizeof(float) * A);
   }
 }
 

@@ -113,7 +113,7 @@ class MlpCache {
   // Backward ping-pong buffers, rows x max width; the forward borrows grad_a_ for the LayerNorm
   // output that SimNorm reads (not needed by the backward).
   std::vector<float> grad_a_, grad_b_;
-  const float* mask_ = nullptr;         // dropout mask used by the last forward
+  const float* mask_ = nullptr;  // dropout mask used by the last forward
   int rows_ = 0, capacity_ = 0;
 };
 
@@ -132,5 +132,9 @@ void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
 // gradient (detached weights). dx: rows x in_dim (=), or nullptr.
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
                   float* dx);
+
+// Writes [z | a] rows into dst (rows x (L + A)): the input of every network that reads a latent
+// and an action (dynamics, reward, Q).
+void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst);
 
 }  // namespace lucid::models::tdmpc2
