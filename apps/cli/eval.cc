@@ -93,7 +93,7 @@ Config with_run_config(const Config& user, std::filesystem::path* checkpoint) {
 int cmd_eval(const Config& user_config) {
   std::filesystem::path checkpoint;
   const Config config = with_run_config(user_config, &checkpoint);
-  set_threads(config);
+  prepare_runtime(config);
   const std::string task = config.get_string("task");
   const std::string format = config.get_string("format");
   LUCID_CHECK_AS(format == "table" || format == "json", ConfigError)

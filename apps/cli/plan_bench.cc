@@ -110,7 +110,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int cmd_plan_bench(const Config& config) {
-  set_threads(config);
+  prepare_runtime(config);
   const std::string format = config.get_string("format");
   LUCID_CHECK_AS(format == "table" || format == "json", ConfigError)
       << "format must be table or json, got '" << format << "'";

@@ -8,7 +8,11 @@
 
 namespace lucid::cli {
 
-void set_threads(const Config& config) {
+void prepare_runtime(const Config& config) {
+  const std::string device = config.get_string("device");
+  LUCID_CHECK_AS(device == "cpu", ConfigError)
+      << "device=" << device << " is not available: the engine runs on the CPU in this build (its CUDA "
+      << "kernels are built and tested under the emulator, but the engine does not dispatch to them yet)";
   const int n = static_cast<int>(config.get_int("threads"));
   LUCID_CHECK_AS(n >= 1, ConfigError) << "threads must be >= 1, got " << n;
   // The kernels' thread pool is set explicitly: left alone, its lazy setup would reset OpenMP to

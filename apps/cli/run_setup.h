@@ -14,9 +14,11 @@
 
 namespace lucid::cli {
 
-// `threads` goes to lucid's kernel threads (OpenMP); OpenBLAS runs single-threaded inside them,
-// so the two never oversubscribe the cores.
-void set_threads(const Config& config);
+// Applies the runtime keys every subcommand shares. `threads` goes to lucid's kernel threads
+// (OpenMP); OpenBLAS runs single-threaded inside them, so the two never oversubscribe the cores.
+// `device` must be cpu until the engine dispatches to the CUDA kernels (issue 4): anything else
+// is refused rather than silently run on the CPU.
+void prepare_runtime(const Config& config);
 
 // run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
 std::filesystem::path run_folder(const Config& config);

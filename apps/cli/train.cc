@@ -9,7 +9,7 @@
 namespace lucid::cli {
 
 int cmd_train(const Config& config) {
-  set_threads(config);
+  prepare_runtime(config);
   const agents::TrainerOptions options = trainer_options(config);
   return agents::train(options,
                        [&](int obs_dim, int action_dim) { return make_agent(config, obs_dim, action_dim); });

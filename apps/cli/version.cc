@@ -7,13 +7,18 @@
 namespace lucid::cli {
 
 std::string version_string() {
+  // The engine runs on the CPU; the CUDA kernels are built (natively with nvcc, and for the
+  // emulator that tests them) but the engine's ops do not dispatch to them yet (issue 4), so
+  // they are listed apart rather than as a backend `device=cuda` could use.
   std::string backends = "CPU";
+  std::string kernels;
 #ifdef LUCID_WITH_CUDA
-  backends += ", CUDA";
+  kernels += "CUDA";
 #endif
 #ifdef LUCID_WITH_CUDA_EMU
-  backends += ", CUDA-emu";
+  kernels += std::string(kernels.empty() ? "" : ", ") + "CUDA-emu";
 #endif
+  if (!kernels.empty()) backends += " (CUDA kernels built: " + kernels + "; engine dispatch not yet wired)";
   auto join = [](const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;

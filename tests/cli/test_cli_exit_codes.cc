@@ -73,3 +73,11 @@ TEST(Cli, VersionNamesTheBackends) {
 }
 
 }  // namespace
+
+namespace {
+TEST(Cli, UnavailableDeviceIsRefusedNotIgnored) {
+  const Result r = run("eval task=cartpole-balance agent=random episodes=1 device=cuda");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("device=cuda"), std::string::npos) << r.output;
+}
+}  // namespace
