@@ -12,6 +12,7 @@ packages=(
   libboost-context-dev                # fibers for the CUDA emulator
   libpng-dev libosmesa6-dev libegl-dev  # offscreen rendering
   ffmpeg                              # videos of episodes
+  librsvg2-bin                        # rsvg-convert: PNG copies of the report's SVG figures
   python3                             # tools/ scripts (plots need nothing beyond the stdlib)
 )
 [[ "${LUCID_SETUP_TORCH:-0}" == 1 ]] && packages+=(python3-torch)  # only for golden files and peers
