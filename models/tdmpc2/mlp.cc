@@ -67,8 +67,9 @@ Mlp::Mlp(ParamLayout& layout, const std::string& prefix, int in, const std::vect
     l.norm = !last || simnorm_out;
     l.act = !last ? Activation::kMish : (simnorm_out ? Activation::kSimNorm : Activation::kNone);
     l.dropout = dropout_first && i == 0;
-    LUCID_CHECK(!l.dropout || l.norm) << prefix << ": dropout is applied before a LayerNorm, so the first layer "
-                                      << "must be a hidden layer";
+    LUCID_CHECK(!l.dropout || l.norm)
+        << prefix << ": dropout is applied before a LayerNorm, so the first layer "
+        << "must be a hidden layer";
     const std::string p = prefix + "." + std::to_string(i) + ".";
     l.w = layout.add(p + "weight", {l.out, l.in}, ParamKind::kWeight) - begin_;
     l.b = layout.add(p + "bias", {l.out}, ParamKind::kBias) - begin_;
@@ -177,8 +178,8 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
         // d_out is dead now: reuse it when it is ours, else the other ping-pong buffer.
         dhw = d_out == buf_b ? buf_b : (d_out == buf_a ? buf_a : other(du));
       }
-      kernels::layernorm_backward_cpu(c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw, dgamma,
-                                      dbeta, rows, s.out, s.act == Activation::kMish);
+      kernels::layernorm_backward_cpu(c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw,
+                                      dgamma, dbeta, rows, s.out, s.act == Activation::kMish);
       if (s.dropout && cache.mask_) {
         const std::int64_t n = std::int64_t{rows} * s.out;
         for (std::int64_t i = 0; i < n; ++i) dhw[i] *= cache.mask_[i];

@@ -1,6 +1,8 @@
 // LayerNorm(+Mish) CUDA kernels under the emulator against the CPU reference (layernorm_*_cpu):
 // widths below, at and above a warp and past the warp-per-row limit (block-per-row path), odd row
 // counts, every block size class, E = 1..8 ensemble members with a fused bias, random fiber order.
+// Kernels covered (through the layernorm_*_cuda launchers): layernorm_forward_kernel,
+// layernorm_backward_rows_kernel, layernorm_backward_params_kernel.
 #include <gtest/gtest.h>
 
 #include <vector>

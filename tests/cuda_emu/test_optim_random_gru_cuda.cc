@@ -97,6 +97,7 @@ TEST_F(OptimCuda, CapturedUpdateStepReplaysAsSuccessiveAdamSteps) {
   kernels::step_increment_cuda(step.get(), s);
   kernels::sumsq_cuda(dg.get(), n, sumsq.get(), s);
   kernels::clip_by_norm_cuda(dg.get(), n, sumsq.get(), 1.f, norm.get(), s);
+  // adam_arena_device_kernel: reads the step count on the device, so the captured graph replays.
   kernels::adam_arena_step_device_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f,
                                        step.get(), s);
   kernels::ema_lerp_cuda(dt.get(), dp.get(), n, 0.01f, s);

@@ -2,6 +2,7 @@
 // the emulated GPU against an unfused double-precision composition (softmax, expectation over bin
 // centres, symexp, min/avg), and its backward against central finite differences of that
 // composition, for E = 1..8 heads, odd row counts and block sizes.
+// Kernels covered (through q_head_decode_*_cuda): q_decode_forward_kernel, q_decode_backward_kernel.
 #include <gtest/gtest.h>
 
 #include <cmath>

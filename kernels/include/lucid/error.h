@@ -75,7 +75,7 @@ struct Thrower {
 // LUCID_CHECK_AS(cond, ErrorType) << "message"; throws ErrorType when cond is false.
 // A `while` rather than `if ... else` so that the macro nests inside an unbraced `if` without a
 // dangling else; the loop never repeats because its body always throws.
-#define LUCID_CHECK_AS(cond, E)         \
+#define LUCID_CHECK_AS(cond, E)        \
   while (__builtin_expect(!(cond), 0)) \
   ::lucid::detail::Thrower() & ::lucid::detail::CheckFailure<E>(__FILE__, __LINE__, #cond)
 

@@ -65,7 +65,7 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   std::vector<float> disc_;                        // gamma^t per step of the last forward
   std::vector<float> dza_a_, dza_b_, dz_, da_term_, eps_std_;
   std::vector<float> ping_, pong_;  // backward scratch, rows x max width
-  std::vector<float> simnorm_u_;    // LayerNorm output of a SimNorm layer before its softmax (forward scratch)
+  std::vector<float> simnorm_u_;  // LayerNorm output of a SimNorm layer before its softmax (forward scratch)
 };
 
 }  // namespace lucid::models::tdmpc2
