@@ -184,6 +184,13 @@ bool Config::is_set(const std::string& key) const {
   return it != entries_.end() && it->second.set;
 }
 
+void Config::unset_defaults(const Config& defaults) {
+  for (auto& [key, e] : entries_) {
+    auto it = defaults.entries_.find(key);
+    if (it != defaults.entries_.end() && it->second.value == e.value) e.set = false;
+  }
+}
+
 std::string Config::value_text(const std::string& key) const {
   auto it = entries_.find(key);
   LUCID_CHECK_AS(it != entries_.end(), ConfigError) << "unknown key '" << key << "'";

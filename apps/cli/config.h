@@ -38,6 +38,10 @@ class Config {
   std::string get_string(const std::string& key) const;
   // True when the key was set by a file or override rather than left at its default.
   bool is_set(const std::string& key) const;
+  // Marks every key whose value equals its value in `defaults` as not set. A run's config.yaml
+  // lists every key; read back, only the keys that differ from the defaults count as chosen (so
+  // a planner's own defaults still apply to the rest, as they did when the run was trained).
+  void unset_defaults(const Config& defaults);
   // The value as text, whatever its type (to carry a value from one Config to another).
   std::string value_text(const std::string& key) const;
 

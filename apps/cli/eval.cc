@@ -81,8 +81,12 @@ Config with_run_config(const Config& user, std::filesystem::path* checkpoint) {
                              : std::filesystem::path(ckpt);
   const std::filesystem::path run =
       run_dir.empty() ? checkpoint->parent_path().parent_path() : std::filesystem::path(run_dir);
-  Config c = Config::defaults();
-  if (std::filesystem::exists(run / "config.yaml")) c.merge_file(run / "config.yaml");
+  const Config defaults = Config::defaults();
+  Config c = defaults;
+  if (std::filesystem::exists(run / "config.yaml")) {
+    c.merge_file(run / "config.yaml");
+    c.unset_defaults(defaults);  // keys left at their defaults were not chosen by the trainer's user
+  }
   for (const std::string& key : user.keys())
     if (user.is_set(key)) c.set(key, user.value_text(key));
   return c;

@@ -92,3 +92,21 @@ TEST(Config, ShippedDefaultsCarryTdmpc2Keys) {
 
 }  // namespace
 }  // namespace lucid::cli
+
+namespace lucid::cli {
+namespace {
+TEST(Config, ReadBackRunConfigCountsOnlyChangedKeysAsSet) {
+  // A run's config.yaml lists every key; only those that differ from the defaults were chosen.
+  Config trained = small_defaults();
+  trained.apply_overrides({"steps=500"});
+  Config back = small_defaults();
+  back.merge_file(write_temp("run_config.yaml", trained.to_yaml()));
+  EXPECT_TRUE(back.is_set("lr"));  // merge_file marks everything it reads
+  back.unset_defaults(small_defaults());
+  EXPECT_TRUE(back.is_set("steps"));
+  EXPECT_FALSE(back.is_set("lr"));
+  EXPECT_FALSE(back.is_set("task"));
+  EXPECT_EQ(back.get_int("steps"), 500);
+}
+}  // namespace
+}  // namespace lucid::cli
