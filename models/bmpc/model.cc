@@ -1,0 +1,246 @@
+// BMPC world model: preset, layout, initialisation and the WorldModel queries (eval mode, no
+// dropout). Every query concatenates its inputs into a scratch MlpCache (grown to the largest
+// batch seen, then reused), runs TD-MPC2's MLP forward and decodes. Nothing here records
+// gradients; training goes through the caches of the update (agents/bmpc).
+#include "lucid/models/bmpc/model.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "lucid/engine/rng.h"
+#include "lucid/error.h"
+
+namespace lucid::models::bmpc {
+
+using tdmpc2::concat_rows;
+using tdmpc2::LayerSpec;
+using tdmpc2::Mlp;
+using tdmpc2::mlp_forward;
+using tdmpc2::ParamEntry;
+using tdmpc2::ParamKind;
+
+BmpcConfig bmpc_preset(int model_size, int obs_dim, int action_dim) {
+  BmpcConfig c = tdmpc2::tdmpc2_preset(model_size, obs_dim, action_dim);
+  // bmpc/config.yaml: num_q 2 (V heads), log_std_min/max -3/1.
+  c.num_q = 2;
+  c.log_std_min = -3.f;
+  c.log_std_max = 1.f;
+  return c;
+}
+
+BmpcLayout bmpc_layout(const BmpcConfig& c) {
+  LUCID_CHECK_AS(!c.multitask(), ConfigError)
+      << "BMPC is single-task in lucid, got " << c.num_tasks << " tasks";
+  LUCID_CHECK_AS(c.num_q >= 1, ConfigError) << "BMPC needs at least one V head, got " << c.num_q;
+  BmpcLayout t;
+  const int za = c.latent_dim + c.action_dim;
+  const std::vector<int> hidden(2, c.mlp_dim);
+  const std::vector<int> enc_hidden(std::max(c.num_enc_layers - 1, 1), c.enc_dim);
+  t.encoder = Mlp(t.layout, "encoder", c.obs_dim, enc_hidden, c.latent_dim, true, false, c.simnorm_dim);
+  t.dynamics = Mlp(t.layout, "dynamics", za, hidden, c.latent_dim, true, false, c.simnorm_dim);
+  t.reward = Mlp(t.layout, "reward", za, hidden, c.num_bins, false, false);
+  // V(z): TD-MPC2's Q head with the action input removed (dropout on its first layer, as Q's).
+  for (int q = 0; q < c.num_q; ++q)
+    t.v.emplace_back(t.layout, "Vs." + std::to_string(q), c.latent_dim, hidden, c.num_bins, false,
+                     c.dropout > 0.f);
+  t.pi = Mlp(t.layout, "pi", c.latent_dim, hidden, 2 * c.action_dim, false, false);
+  return t;
+}
+
+BmpcModel::BmpcModel(const BmpcConfig& cfg)
+    : cfg_(cfg),
+      layout_(bmpc_layout(cfg)),
+      params_(layout_.layout.size(), 0.f),
+      grads_(layout_.layout.size(), 0.f),
+      target_v_(layout_.v_end() - layout_.v_begin(), 0.f) {
+  bump_weights_version();
+}
+
+void BmpcModel::bump_weights_version() {
+  // One process-wide counter (as Tdmpc2Model), tagged with bit 62 so that a BMPC version never
+  // equals a TD-MPC2 one: a new model reusing a freed arena's address never meets stale panels.
+  static std::atomic<std::uint64_t> next{1};
+  weights_version_ = next.fetch_add(1, std::memory_order_relaxed) | (std::uint64_t{1} << 62);
+}
+
+void BmpcModel::init(Rng& rng) {
+  for (const ParamEntry& e : layout_.layout.entries()) {
+    float* p = params_.data() + e.offset;
+    switch (e.kind) {
+      case ParamKind::kWeight:
+        // trunc_normal_(std=0.02) truncates at +-2 absolute, i.e. at 100 sigma: a plain normal.
+        rng.normal(p, e.numel);
+        for (std::size_t i = 0; i < e.numel; ++i) p[i] *= 0.02f;
+        break;
+      case ParamKind::kBias:
+      case ParamKind::kNormBias:
+        std::fill(p, p + e.numel, 0.f);
+        break;
+      case ParamKind::kNormGain:
+        std::fill(p, p + e.numel, 1.f);
+        break;
+      case ParamKind::kEmbedding:
+        LUCID_FAIL(Error) << "BMPC layout has no embedding";
+    }
+  }
+  auto zero_last = [&](const Mlp& m) {
+    const LayerSpec& l = m.layers().back();
+    float* w = params_.data() + m.begin() + l.w;
+    std::fill(w, w + static_cast<std::size_t>(l.in) * l.out, 0.f);
+  };
+  zero_last(layout_.reward);
+  for (const Mlp& v : layout_.v) zero_last(v);
+  std::copy(params_.begin() + static_cast<std::ptrdiff_t>(layout_.v_begin()),
+            params_.begin() + static_cast<std::ptrdiff_t>(layout_.v_end()), target_v_.begin());
+  bump_weights_version();
+}
+
+void BmpcModel::grow(int rows) const {
+  enc_cache_.reserve(layout_.encoder, rows);
+  dyn_cache_.reserve(layout_.dynamics, rows);
+  rew_cache_.reserve(layout_.reward, rows);
+  pi_cache_.reserve(layout_.pi, rows);
+  v_cache_.reserve(layout_.v.front(), rows);
+  if (decode_.size() < static_cast<std::size_t>(rows)) decode_.resize(rows);
+}
+
+namespace {
+
+void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const char* what) {
+  LUCID_CHECK_SHAPE(t.defined() && t.shape().rows() == rows && t.shape().cols() == cols)
+      << what << ": expected " << rows << " x " << cols << ", got "
+      << (t.defined() ? t.shape().str() : std::string("undefined"));
+}
+
+}  // namespace
+
+void BmpcModel::encode_raw(const float* obs, int rows, float* z) const {
+  grow(rows);
+  std::memcpy(enc_cache_.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
+  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows, nullptr, weights_version_);
+  std::memcpy(z, enc_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+}
+
+void BmpcModel::next_raw(const float* z, const float* a, int rows, float* z_next) const {
+  grow(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, dyn_cache_.input());
+  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows, nullptr, weights_version_);
+  std::memcpy(z_next, dyn_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+}
+
+void BmpcModel::reward_raw(const float* z, const float* a, int rows, float* r) const {
+  grow(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, rew_cache_.input());
+  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows, nullptr, weights_version_);
+  tdmpc2::two_hot_inv_rows(rew_cache_.output(), rows, cfg_, r);
+}
+
+void BmpcModel::v_raw(const float* z, int rows, std::span<const int> heads, bool use_target, float* v) const {
+  grow(rows);
+  std::memcpy(v_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  std::fill(v, v + rows, 0.f);
+  const int n = heads.empty() ? cfg_.num_q : static_cast<int>(heads.size());
+  const float w = 1.f / static_cast<float>(n);
+  for (int i = 0; i < n; ++i) {
+    const int h = heads.empty() ? i : heads[i];
+    LUCID_CHECK(h >= 0 && h < cfg_.num_q) << "V head " << h << " out of range [0, " << cfg_.num_q << ")";
+    const float* p = use_target ? target_block(h) : block(layout_.v[h]);
+    mlp_forward(layout_.v[h], p, v_cache_, rows, nullptr, weights_version_);
+    tdmpc2::two_hot_inv_rows(v_cache_.output(), rows, cfg_, decode_.data());
+    for (int r = 0; r < rows; ++r) v[r] += w * decode_[r];
+  }
+}
+
+void BmpcModel::pi_dist_raw(const float* z, int rows, float* mean, float* log_std) const {
+  grow(rows);
+  const int A = cfg_.action_dim;
+  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
+  const float* out = pi_cache_.output();
+  for (int r = 0; r < rows; ++r) {
+    const float* o = out + static_cast<std::size_t>(r) * 2 * A;
+    for (int j = 0; j < A; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r) * A + j;
+      if (mean) mean[i] = std::tanh(o[j]);
+      if (log_std) log_std[i] = bmpc_log_std(o[A + j], cfg_);
+    }
+  }
+}
+
+void BmpcModel::pi_action_raw(const float* z, const float* eps, int rows, float* action) const {
+  grow(rows);
+  const int A = cfg_.action_dim;
+  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
+  const float* out = pi_cache_.output();
+  for (int r = 0; r < rows; ++r) {
+    const float* o = out + static_cast<std::size_t>(r) * 2 * A;
+    for (int j = 0; j < A; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r) * A + j;
+      float a = std::tanh(o[j]);
+      if (eps) a += eps[i] * std::exp(bmpc_log_std(o[A + j], cfg_));
+      action[i] = std::clamp(a, -1.f, 1.f);
+    }
+  }
+}
+
+void BmpcModel::encode_into(const Tensor& obs, const Tensor& z) const {
+  const std::int64_t rows = obs.shape().rows();
+  check_rows(obs, rows, cfg_.obs_dim, "BMPC encode obs");
+  check_rows(z, rows, cfg_.latent_dim, "BMPC encode z");
+  encode_raw(obs.data(), static_cast<int>(rows), z.data());
+}
+
+void BmpcModel::next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC next z");
+  check_rows(a, rows, cfg_.action_dim, "BMPC next a");
+  check_rows(z_next, rows, cfg_.latent_dim, "BMPC next z'");
+  next_raw(z.data(), a.data(), static_cast<int>(rows), z_next.data());
+}
+
+void BmpcModel::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC reward z");
+  check_rows(a, rows, cfg_.action_dim, "BMPC reward a");
+  check_rows(r, rows, 1, "BMPC reward r");
+  reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
+}
+
+void BmpcModel::value_into(const Tensor& z, const Tensor& /*a*/, std::span<const int> heads,
+                           const Tensor& v) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC V z");
+  check_rows(v, rows, 1, "BMPC V v");
+  v_raw(z.data(), static_cast<int>(rows), heads, false, v.data());
+}
+
+void BmpcModel::value_ensemble_into(const Tensor& z, const Tensor& /*a*/, const Tensor& vs) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC V ensemble z");
+  LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
+      << "BMPC V ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
+  for (int h = 0; h < cfg_.num_q; ++h) {
+    const int head[1] = {h};
+    v_raw(z.data(), static_cast<int>(rows), head, false, vs.data() + static_cast<std::size_t>(h) * rows);
+  }
+}
+
+void BmpcModel::policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC pi z");
+  check_rows(mean, rows, cfg_.action_dim, "BMPC pi mean");
+  check_rows(log_std, rows, cfg_.action_dim, "BMPC pi log_std");
+  pi_dist_raw(z.data(), static_cast<int>(rows), mean.data(), log_std.data());
+}
+
+void BmpcModel::policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const {
+  const std::int64_t rows = z.shape().rows();
+  check_rows(z, rows, cfg_.latent_dim, "BMPC pi z");
+  check_rows(action, rows, cfg_.action_dim, "BMPC pi action");
+  if (eps.defined()) check_rows(eps, rows, cfg_.action_dim, "BMPC pi eps");
+  pi_action_raw(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), action.data());
+}
+
+}  // namespace lucid::models::bmpc
