@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "lucid/engine/autograd.h"
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/error.h"
 
 namespace lucid {
@@ -17,9 +18,16 @@ thread_local bool t_grad_enabled = true;
 thread_local std::uint64_t t_seq = 0;
 thread_local AutogradStats t_stats;
 
-// dst += src (same numel), CPU. The engine's only arithmetic of its own.
+// dst += src (same numel, same device). The engine's only arithmetic of its own; on CUDA it is
+// one accumulate launch through the registered launcher table.
 void add_into(const Tensor& dst, const Tensor& src) {
-  LUCID_CHECK(dst.is_cpu() && src.is_cpu()) << "CUDA backend not built";
+  LUCID_CHECK(dst.device() == src.device())
+      << "gradients on different devices meet in backward (" << device_name(dst.device()) << " and "
+      << device_name(src.device()) << ")";
+  if (dst.device() == Device::kCuda) {
+    cuda_launchers().accumulate(dst.data(), src.data(), dst.numel(), cuda_launchers().stream);
+    return;
+  }
   float* d = dst.data();
   const float* s = src.data();
   const std::int64_t n = dst.numel();

@@ -4,7 +4,12 @@
 // that touch the host are synchronous from the caller's view — host memory may be reused as soon
 // as copy() returns, and a device-to-host copy is complete when it returns — while device-to-device
 // copies and clears stay asynchronous on the compute stream, ordered with the kernels.
+//
+// use_cuda_device() also registers the engine's launcher table (lucid/engine/cuda_launchers.h):
+// this file is the one place in the engine that names `_cuda` symbols, so only binaries linking a
+// CUDA backend carry them.
 #include "lucid/engine/cuda_device.h"
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/engine/memory.h"
 #include "lucid/kernels/cuda/device_memory.h"
 #include "lucid/kernels/cuda/runtime.h"
@@ -32,6 +37,15 @@ class CudaBackend final : public DeviceBackend {
   }
 };
 
+const CudaLaunchers* make_launchers() {
+  static CudaLaunchers table;
+#define LUCID_CUDA_LAUNCHER_SET(name) table.name = &kernels::name##_cuda;
+  LUCID_CUDA_LAUNCHER_LIST(LUCID_CUDA_LAUNCHER_SET)
+#undef LUCID_CUDA_LAUNCHER_SET
+  table.stream = cuda_compute_stream();
+  return &table;
+}
+
 }  // namespace
 
 cuda::StreamHandle cuda_compute_stream() {
@@ -52,7 +66,9 @@ void use_cuda_device() {
         << "no usable CUDA device (" << cudaGetErrorString(err) << ")";
     return new CudaBackend;  // never destroyed: tensors may be freed after static destructors run
   }();
+  static const CudaLaunchers* launchers = make_launchers();
   set_device_backend(Device::kCuda, backend);
+  set_cuda_launchers(launchers);
 }
 
 }  // namespace lucid

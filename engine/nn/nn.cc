@@ -28,6 +28,19 @@ void ParamArena::allocate() {
   const std::int64_t n = static_cast<std::int64_t>(std::max<std::size_t>(total_, 1));
   params_ = Tensor::zeros(Shape{n});
   grads_ = Tensor::zeros(Shape{n});
+  point_views();
+}
+
+void ParamArena::to(Device device) {
+  LUCID_CHECK(allocated()) << "ParamArena::to() before allocate()";
+  if (device == params_.device()) return;
+  params_ = params_.to(device);
+  grads_ = grads_.to(device);
+  point_views();
+}
+
+void ParamArena::point_views() {
+  tensors_.clear();
   for (const View& v : views_) {
     const std::int64_t off = static_cast<std::int64_t>(v.offset);
     Tensor p = params_.view_rows(off, off + v.shape.numel()).view(v.shape);
@@ -70,8 +83,16 @@ std::size_t ParamArena::num_params() const {
   return n;
 }
 
-std::span<float> ParamArena::params() { return {params_.data(), total_}; }
-std::span<float> ParamArena::grads() { return {grads_.data(), total_}; }
+std::span<float> ParamArena::params() {
+  LUCID_CHECK(params_.is_cpu()) << "ParamArena::params(): the arena lives on "
+                                << device_name(params_.device()) << "; use params_tensor()";
+  return {params_.data(), total_};
+}
+std::span<float> ParamArena::grads() {
+  LUCID_CHECK(grads_.is_cpu()) << "ParamArena::grads(): the arena lives on " << device_name(grads_.device())
+                               << "; use grads_tensor()";
+  return {grads_.data(), total_};
+}
 void ParamArena::zero_grad() { grads_.fill(0.f); }
 
 // ---- init ----

@@ -1,4 +1,5 @@
-// Elementwise ops: unary activations (kernels/cpu/elementwise.cc) and broadcasting arithmetic.
+// Elementwise ops: unary activations and broadcasting arithmetic, on the CPU kernels
+// (kernels/cpu/elementwise.cc) or, for CUDA tensors, their twins in kernels/cuda/elementwise.cu.
 #include "lucid/kernels/elementwise.h"
 
 #include <cmath>
@@ -9,35 +10,35 @@
 namespace lucid {
 using namespace ops_detail;
 using kernels::BinaryOp;
-using kernels::Dims4;
 using kernels::UnaryOp;
 
 namespace {
 
 Tensor unary(const char* name, UnaryOp op, const Tensor& x, float a = 0.f, float b = 0.f) {
   require_defined(name, {&x});
-  require_cpu(name, {&x});
-  Tensor y = Tensor::empty(x.shape());
-  kernels::unary_forward_cpu(op, x.data(), y.data(), x.numel(), a, b);
+  const Device dev = x.device();
+  Tensor y = Tensor::empty(x.shape(), dev);
+  if (dev == Device::kCuda)
+    gpu().unary_forward(op, x.data(), y.data(), x.numel(), a, b, gpu().stream);
+  else
+    kernels::unary_forward_cpu(op, x.data(), y.data(), x.numel(), a, b);
   if (needs_record({&x})) {
     Tensor xs = saved(x), ys = saved(y);
     record(y,
            node(name,
                 [xs, ys, op, a, b](BackwardContext& ctx) {
-                  Tensor gx = Tensor::empty(xs.shape());
-                  kernels::unary_backward_cpu(op, xs.data(), ys.data(), ctx.grad_out().data(), gx.data(),
-                                              xs.numel(), a, b);
+                  Tensor gx = Tensor::empty(xs.shape(), xs.device());
+                  if (xs.device() == Device::kCuda)
+                    gpu().unary_backward(op, xs.data(), ys.data(), ctx.grad_out().data(), gx.data(),
+                                         xs.numel(), a, b, gpu().stream);
+                  else
+                    kernels::unary_backward_cpu(op, xs.data(), ys.data(), ctx.grad_out().data(), gx.data(),
+                                                xs.numel(), a, b);
                   ctx.set(0, gx);
                 }),
            {&x});
   }
   return y;
-}
-
-Dims4 dims4(const Shape& s) {
-  Dims4 d{{1, 1, 1, 1}};
-  for (int i = 0; i < s.dim(); ++i) d.d[kMaxDims - s.dim() + i] = s[i];
-  return d;
 }
 
 Shape broadcast_shape(const char* name, const Shape& a, const Shape& b) {
@@ -55,22 +56,32 @@ Shape broadcast_shape(const char* name, const Shape& a, const Shape& b) {
 
 Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   require_defined(name, {&a, &b});
-  require_cpu(name, {&a, &b});
+  const bool dev_cuda = on_cuda(name, {&a, &b});
   const Shape out_shape = broadcast_shape(name, a.shape(), b.shape());
-  Tensor y = Tensor::empty(out_shape);
-  kernels::binary_forward_cpu(op, a.data(), dims4(a.shape()), b.data(), dims4(b.shape()), y.data(),
-                              dims4(out_shape));
+  Tensor y = Tensor::empty(out_shape, a.device());
+  if (dev_cuda)
+    gpu().binary_forward(op, a.data(), dims4(a.shape()), b.data(), dims4(b.shape()), y.data(),
+                         dims4(out_shape), gpu().stream);
+  else
+    kernels::binary_forward_cpu(op, a.data(), dims4(a.shape()), b.data(), dims4(b.shape()), y.data(),
+                                dims4(out_shape));
   if (needs_record({&a, &b})) {
     Tensor as = saved(a), bs = saved(b);
     record(y,
            node(name,
                 [as, bs, op, out_shape](BackwardContext& ctx) {
-                  Tensor ga = ctx.needs(0) ? Tensor::empty(as.shape()) : Tensor();
-                  Tensor gb = ctx.needs(1) ? Tensor::empty(bs.shape()) : Tensor();
-                  kernels::binary_backward_cpu(op, as.data(), dims4(as.shape()), bs.data(), dims4(bs.shape()),
-                                               ctx.grad_out().data(), dims4(out_shape),
-                                               ga.defined() ? ga.data() : nullptr,
-                                               gb.defined() ? gb.data() : nullptr);
+                  const Device d = as.device();
+                  Tensor ga = ctx.needs(0) ? Tensor::empty(as.shape(), d) : Tensor();
+                  Tensor gb = ctx.needs(1) ? Tensor::empty(bs.shape(), d) : Tensor();
+                  float* pa = ga.defined() ? ga.data() : nullptr;
+                  float* pb = gb.defined() ? gb.data() : nullptr;
+                  if (d == Device::kCuda)
+                    gpu().binary_backward(op, as.data(), dims4(as.shape()), bs.data(), dims4(bs.shape()),
+                                          ctx.grad_out().data(), dims4(out_shape), pa, pb, gpu().stream);
+                  else
+                    kernels::binary_backward_cpu(op, as.data(), dims4(as.shape()), bs.data(),
+                                                 dims4(bs.shape()), ctx.grad_out().data(), dims4(out_shape),
+                                                 pa, pb);
                   if (ga.defined()) ctx.set(0, ga);
                   if (gb.defined()) ctx.set(1, gb);
                 }),

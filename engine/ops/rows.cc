@@ -1,4 +1,5 @@
-// Row ops over the last dim: LayerNorm (+ fused Mish), softmax, log-softmax, SimNorm.
+// Row ops over the last dim: LayerNorm (+ fused Mish), softmax, log-softmax, SimNorm, on the CPU
+// kernels or (CUDA tensors) kernels/cuda/layernorm.cu and softmax.cu.
 #include "lucid/engine/ops.h"
 #include "lucid/kernels/layernorm.h"
 #include "lucid/kernels/softmax.h"
@@ -13,7 +14,8 @@ namespace {
 Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
                       bool fuse_mish) {
   require_defined(name, {&x, &gamma, &beta});
-  require_cpu(name, {&x, &gamma, &beta});
+  const bool dev_cuda = on_cuda(name, {&x, &gamma, &beta});
+  const Device dev = x.device();
   const std::int64_t cols = x.shape().cols(), rows = x.shape().rows();
   const bool grouped = gamma.dim() == 2;
   const std::int64_t groups = grouped ? gamma.size(0) : 1;
@@ -22,9 +24,12 @@ Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, co
       << name << ": x " << x.shape().str() << ", gamma " << gamma.shape().str() << ", beta "
       << beta.shape().str() << " (gamma/beta must be (cols) or (x.size(0), cols))";
   const std::int64_t group_rows = rows / groups;
-  Tensor y = Tensor::empty(x.shape());
-  Tensor mean = Tensor::empty(Shape{rows}), rstd = Tensor::empty(Shape{rows});
-  for (std::int64_t g = 0; g < groups; ++g) {
+  Tensor y = Tensor::empty(x.shape(), dev);
+  Tensor mean = Tensor::empty(Shape{rows}, dev), rstd = Tensor::empty(Shape{rows}, dev);
+  if (dev_cuda)  // groups are ensemble members: one launch, member g's rows use row g of gamma/beta
+    gpu().ensemble_layernorm_forward(x.data(), nullptr, gamma.data(), beta.data(), y.data(), mean.data(),
+                                     rstd.data(), groups, group_rows, cols, eps, fuse_mish, gpu().stream);
+  for (std::int64_t g = 0; !dev_cuda && g < groups; ++g) {
     const std::int64_t r0 = g * group_rows;
     kernels::layernorm_forward_cpu(x.data() + r0 * cols, gamma.data() + g * cols, beta.data() + g * cols,
                                    y.data() + r0 * cols, mean.data() + r0, rstd.data() + r0, group_rows, cols,
@@ -35,18 +40,24 @@ Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, co
     record(y,
            node(name,
                 [xs, gs, bs, mean, rstd, groups, group_rows, cols, fuse_mish](BackwardContext& ctx) {
-                  Tensor gx = ctx.needs(0) ? Tensor::empty(xs.shape()) : Tensor();
+                  const Device d = xs.device();
                   const bool params = ctx.needs(1) || ctx.needs(2);
+                  Tensor gx = ctx.needs(0) ? Tensor::empty(xs.shape(), d) : Tensor();
                   Tensor tg = ctx.accumulate_target(1), tb = ctx.accumulate_target(2);
                   const bool in_place =
                       params && tg.defined() && tb.defined() && ctx.needs(1) && ctx.needs(2);
                   Tensor dg, db;
                   if (params) {
-                    dg = in_place ? tg : Tensor::zeros(gs.shape());
-                    db = in_place ? tb : Tensor::zeros(bs.shape());
+                    dg = in_place ? tg : Tensor::zeros(gs.shape(), d);
+                    db = in_place ? tb : Tensor::zeros(bs.shape(), d);
                   }
                   const float* gy = ctx.grad_out().data();
-                  for (std::int64_t g = 0; g < groups; ++g) {
+                  if (d == Device::kCuda)  // dgamma/dbeta accumulate (+=), as on the CPU
+                    gpu().ensemble_layernorm_backward(
+                        xs.data(), nullptr, gs.data(), bs.data(), mean.data(), rstd.data(), gy,
+                        gx.defined() ? gx.data() : nullptr, nullptr, params ? dg.data() : nullptr,
+                        params ? db.data() : nullptr, groups, group_rows, cols, fuse_mish, gpu().stream);
+                  for (std::int64_t g = 0; d == Device::kCpu && g < groups; ++g) {
                     const std::int64_t r0 = g * group_rows;
                     kernels::layernorm_backward_cpu(
                         xs.data() + r0 * cols, gs.data() + g * cols, bs.data() + g * cols, mean.data() + r0,
@@ -70,20 +81,29 @@ Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, co
 
 Tensor softmax_impl(const char* name, const Tensor& x, std::int64_t group, bool log_sm) {
   require_defined(name, {&x});
-  require_cpu(name, {&x});
+  const Device dev = x.device();
   LUCID_CHECK_SHAPE(x.dim() >= 1 && group > 0 && x.shape().cols() % group == 0)
       << name << ": last dim of " << x.shape().str() << " is not a multiple of " << group;
   const std::int64_t rows = x.numel() / group;
-  Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward_cpu(x.data(), y.data(), rows, group, log_sm);
+  Tensor y = Tensor::empty(x.shape(), dev);
+  // SimNorm (group < cols) and softmax are the same computation over rows of `group` features;
+  // the CUDA side picks the launch shape for the group width.
+  if (dev == Device::kCuda)
+    gpu().softmax_forward(x.data(), y.data(), rows, group, log_sm, gpu().stream);
+  else
+    kernels::softmax_forward_cpu(x.data(), y.data(), rows, group, log_sm);
   if (needs_record({&x})) {
     Tensor ys = saved(y);
     record(y,
            node(name,
                 [ys, rows, group, log_sm](BackwardContext& ctx) {
-                  Tensor gx = Tensor::empty(ys.shape());
-                  kernels::softmax_backward_cpu(ys.data(), ctx.grad_out().data(), gx.data(), rows, group,
-                                                log_sm);
+                  Tensor gx = Tensor::empty(ys.shape(), ys.device());
+                  if (ys.device() == Device::kCuda)
+                    gpu().softmax_backward(ys.data(), ctx.grad_out().data(), gx.data(), rows, group, log_sm,
+                                           gpu().stream);
+                  else
+                    kernels::softmax_backward_cpu(ys.data(), ctx.grad_out().data(), gx.data(), rows, group,
+                                                  log_sm);
                   ctx.set(0, gx);
                 }),
            {&x});

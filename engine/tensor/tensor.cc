@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "lucid/engine/autograd.h"
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/engine/memory.h"
 #include "lucid/error.h"
 
@@ -157,8 +158,9 @@ void Tensor::copy_from(const Tensor& src) const {
 void Tensor::fill(float value) const {
   if (value == 0.f) {
     device_backend(device()).memset_zero(data(), numel() * sizeof(float));
+  } else if (device() == Device::kCuda) {
+    cuda_launchers().fill(data(), numel(), value, cuda_launchers().stream);
   } else {
-    LUCID_CHECK(is_cpu()) << "CUDA backend not built";
     float* p = data();
     for (std::int64_t i = 0, n = numel(); i < n; ++i) p[i] = value;
   }

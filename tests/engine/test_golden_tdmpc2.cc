@@ -2,6 +2,8 @@
 // two-hot CE reward head, an ensemble of Q heads) and TD-MPC2's loss; forward outputs, losses and
 // every parameter gradient must match tests/engine/golden/tdmpc2_small.bin, written by
 // tools/golden/make_engine_golden.py (see its docstring for the network and the file format).
+// Runs on every device of the build (device_suite.h): on CUDA the arena and inputs are moved to
+// the device after loading, and the same PyTorch numbers are the reference.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <map>
 #include <string>
 
+#include "device_suite.h"
 #include "lucid/engine/autograd.h"
 #include "lucid/engine/nn.h"
 #include "lucid/engine/ops.h"
@@ -48,7 +51,10 @@ std::map<std::string, Tensor> read_golden(const std::string& path) {
 
 constexpr int kObs = 10, kAct = 3, kLatent = 16, kHidden = 32, kBins = 101, kHeads = 3;
 
-TEST(GoldenTdmpc2, ForwardLossesAndEveryParameterGradientMatchPyTorch) {
+class GoldenTdmpc2 : public testing::OnDevice {};
+LUCID_INSTANTIATE_ON_DEVICES(GoldenTdmpc2);
+
+TEST_P(GoldenTdmpc2, ForwardLossesAndEveryParameterGradientMatchPyTorch) {
   const auto g = read_golden(std::string(LUCID_GOLDEN_DIR) + "/tdmpc2_small.bin");
   using nn::Activation;
   nn::ParamArena arena;
@@ -72,9 +78,10 @@ TEST(GoldenTdmpc2, ForwardLossesAndEveryParameterGradientMatchPyTorch) {
     ASSERT_EQ(it->second.shape(), arena.views()[i].shape) << arena.views()[i].name;
     arena.param(i).copy_from(it->second);
   }
+  arena.to(dev());
 
-  const Tensor obs = g.at("input.obs"), next_obs = g.at("input.next_obs");
-  const Tensor action = g.at("input.action"), reward = g.at("input.reward");
+  const Tensor obs = on(g.at("input.obs")), next_obs = on(g.at("input.next_obs"));
+  const Tensor action = on(g.at("input.action")), reward = on(g.at("input.reward"));
   const Tensor z = enc.forward(obs);
   Tensor next_z;
   {
@@ -92,8 +99,9 @@ TEST(GoldenTdmpc2, ForwardLossesAndEveryParameterGradientMatchPyTorch) {
   const Tensor total = add(add(mul(cons, 20.f), mul(rew_loss, 0.1f)), mul(q_loss, 0.1f));
   backward(total);
 
-  auto expect_close = [&](const Tensor& got, const std::string& name, double atol, double rtol) {
+  auto expect_close = [&](const Tensor& got_any, const std::string& name, double atol, double rtol) {
     const Tensor& ref = g.at(name);
+    const Tensor got = host(got_any);
     ASSERT_EQ(got.numel(), ref.numel()) << name;
     EXPECT_TRUE(all_close(got.data(), ref.data(), ref.numel(), atol, rtol)) << name;
   };

@@ -5,6 +5,8 @@
 // differences (L(x + h) - L(x - h)) / 2h taken element by element. L is accumulated in double
 // from the fp32 outputs, which keeps the reference's rounding error near fp32 epsilon / h.
 // Inputs should sit away from kinks (relu at 0, clamp bounds, max ties): the caller picks them.
+// With options.device = kCuda the analytic gradient is taken on the device (inputs copied there)
+// while the finite differences still run on the CPU inputs: the CPU is the oracle.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -27,7 +29,8 @@ struct GradcheckOptions {
   double atol = 2e-3;
   double rtol = 2e-2;
   unsigned seed = 7;
-  std::vector<bool> check;  // which inputs to check (default: all)
+  std::vector<bool> check;       // which inputs to check (default: all)
+  Device device = Device::kCpu;  // where the analytic gradient is computed
 };
 
 // A tensor of uniform values in [lo, hi), deterministic from seed.
@@ -52,7 +55,16 @@ inline ::testing::AssertionResult gradcheck(const TensorFn& f, std::vector<Tenso
     for (std::int64_t i = 0; i < out.numel(); ++i) s += static_cast<double>(o[i]) * wp[i];
     return s;
   };
-  const std::vector<Tensor> analytic = grad({y}, inputs, {w});
+  std::vector<Tensor> analytic;
+  if (opt.device == Device::kCpu) {
+    analytic = grad({y}, inputs, {w});
+  } else {
+    std::vector<Tensor> on_device;
+    for (const Tensor& x : inputs) on_device.push_back(x.to(opt.device).set_requires_grad(true));
+    const Tensor yd = f(on_device);
+    if (yd.device() != opt.device) return ::testing::AssertionFailure() << "output not on the device";
+    for (const Tensor& g : grad({yd}, on_device, {w.to(opt.device)})) analytic.push_back(g.to(Device::kCpu));
+  }
 
   std::ostringstream fails;
   int bad = 0;

@@ -46,6 +46,11 @@ class ParamArena {
   std::size_t declare(const std::string& name, const Shape& shape);
   void allocate();  // zero-filled params and grads
   bool allocated() const { return params_.defined(); }
+  // Moves both blocks to `device` (init() fills them on the host, so: declare, allocate, init,
+  // then to(kCuda)) and re-points every parameter at its view there. Modules hold parameter ids,
+  // not tensors, so they follow. Tensors taken from param() before the move keep the old block.
+  void to(Device device);
+  Device device() const { return params_.device(); }
 
   const Tensor& param(std::size_t id) const;  // requires_grad; grad() is its view into the grad block
   const std::vector<View>& views() const { return views_; }
@@ -60,7 +65,7 @@ class ParamArena {
   std::size_t size() const { return total_; }  // floats in each block, padding included
   std::size_t num_params() const;              // floats excluding padding
 
-  std::span<float> params();
+  std::span<float> params();  // host spans: the arena must be on the CPU (else use *_tensor())
   std::span<float> grads();
   const Tensor& params_tensor() const { return params_; }  // 1-D, the whole block
   const Tensor& grads_tensor() const { return grads_; }
@@ -68,6 +73,8 @@ class ParamArena {
   void bump_version() { params_.bump_version(); }  // after writing params in place
 
  private:
+  void point_views();  // (re)builds tensors_ as views of params_ / grads_
+
   std::vector<View> views_;
   std::vector<Tensor> tensors_;
   std::size_t total_ = 0;

@@ -1,0 +1,53 @@
+// The engine's CUDA dispatch table: one pointer per kernels/cuda launcher the engine's ops call.
+//
+// Why a table: engine ops (engine/ops/*.cc) must run on the device when their tensors are on
+// Device::kCuda, yet lucid_engine itself has to build and link with no CUDA at all (CPU-only
+// binaries, the CLI on a machine without the toolkit). So ops never name a `_cuda` symbol; they
+// call through this table, and use_cuda_device() (engine/cuda/cuda_backend.cc, linked only by
+// binaries that chose a CUDA backend: lucid_engine_cuda or lucid_engine_cuda_emu) fills it with
+// that backend's launchers and its compute stream. The member types are the launchers' own
+// (decltype of the declarations in lucid/kernels/cuda/*.h), so a signature change breaks the
+// build here rather than at run time. Until a backend registers, cuda_launchers() throws.
+//
+// The list is an X-macro so that the member declarations and the registration cannot drift.
+#pragma once
+
+#include "lucid/kernels/cuda/copy.h"
+#include "lucid/kernels/cuda/elementwise.h"
+#include "lucid/kernels/cuda/gemm.h"
+#include "lucid/kernels/cuda/gru.h"
+#include "lucid/kernels/cuda/layernorm.h"
+#include "lucid/kernels/cuda/loss.h"
+#include "lucid/kernels/cuda/optim.h"
+#include "lucid/kernels/cuda/random.h"
+#include "lucid/kernels/cuda/reduce.h"
+#include "lucid/kernels/cuda/softmax.h"
+#include "lucid/kernels/cuda/stream.h"
+
+// X(name) for every lucid::kernels::<name>_cuda the engine dispatches to.
+#define LUCID_CUDA_LAUNCHER_LIST(X)                                                                          \
+  X(unary_forward)                                                                                           \
+  X(unary_backward) X(binary_forward) X(binary_backward) X(fill) X(accumulate) X(expand) X(gemm)             \
+      X(gemm_strided_batched) X(copy_rows) X(gather_rows) X(scatter_add_rows) X(scatter_last) X(reduce_last) \
+          X(reduce_leading_sum) X(scale) X(layernorm_forward) X(layernorm_backward)                          \
+              X(ensemble_layernorm_forward) X(ensemble_layernorm_backward) X(softmax_forward)                \
+                  X(softmax_backward) X(two_hot) X(soft_ce_forward) X(soft_ce_backward) X(mse_forward)       \
+                      X(mse_backward) X(dropout_forward) X(dropout_backward) X(gru_torch_forward)            \
+                          X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) X(adam_arena_step)      \
+                              X(ema_lerp) X(sumsq) X(clip_by_norm)
+
+namespace lucid {
+
+struct CudaLaunchers {
+#define LUCID_CUDA_LAUNCHER_MEMBER(name) decltype(&kernels::name##_cuda) name = nullptr;
+  LUCID_CUDA_LAUNCHER_LIST(LUCID_CUDA_LAUNCHER_MEMBER)
+#undef LUCID_CUDA_LAUNCHER_MEMBER
+  cuda::StreamHandle stream = nullptr;  // lucid's one compute stream (cuda_compute_stream())
+};
+
+// The registered table; throws lucid::Error ("no CUDA backend: call use_cuda_device()") when none is.
+const CudaLaunchers& cuda_launchers();
+// Called by use_cuda_device(); the table must outlive every CUDA tensor (a static).
+void set_cuda_launchers(const CudaLaunchers* table);
+
+}  // namespace lucid

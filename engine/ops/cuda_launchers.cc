@@ -1,0 +1,22 @@
+// The registry behind lucid/engine/cuda_launchers.h: one pointer, set by use_cuda_device().
+#include "lucid/engine/cuda_launchers.h"
+
+#include <atomic>
+
+#include "lucid/error.h"
+
+namespace lucid {
+namespace {
+std::atomic<const CudaLaunchers*> g_table{nullptr};
+}
+
+const CudaLaunchers& cuda_launchers() {
+  const CudaLaunchers* t = g_table.load(std::memory_order_acquire);
+  LUCID_CHECK(t != nullptr) << "CUDA tensors need a CUDA backend: link lucid_engine_cuda (or "
+                               "lucid_engine_cuda_emu) and call use_cuda_device() first";
+  return *t;
+}
+
+void set_cuda_launchers(const CudaLaunchers* table) { g_table.store(table, std::memory_order_release); }
+
+}  // namespace lucid
