@@ -11,6 +11,7 @@
 //     with CUDA events (manual time) and also reports `launches` per call; skipped without a GPU.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -21,18 +22,24 @@
 
 #include "hd/philox.h"
 #include "lucid/kernels/adam.h"
+#include "lucid/kernels/cuda/copy.h"
+#include "lucid/kernels/cuda/elementwise.h"
+#include "lucid/kernels/cuda/gemm.h"
 #include "lucid/kernels/cuda/gru.h"
 #include "lucid/kernels/cuda/layernorm.h"
+#include "lucid/kernels/cuda/loss.h"
 #include "lucid/kernels/cuda/optim.h"
 #include "lucid/kernels/cuda/q_head.h"
 #include "lucid/kernels/cuda/random.h"
 #include "lucid/kernels/cuda/reduce.h"
 #include "lucid/kernels/cuda/runtime.h"
 #include "lucid/kernels/cuda/softmax.h"
+#include "lucid/kernels/elementwise.h"
 #include "lucid/kernels/ema.h"
 #include "lucid/kernels/gemm.h"
 #include "lucid/kernels/gru.h"
 #include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/loss.h"
 #include "lucid/kernels/reduce.h"
 #include "lucid/kernels/softmax.h"
 
@@ -391,6 +398,62 @@ std::vector<std::shared_ptr<Case>> make_cases() {
           kernels::q_head_decode_forward_cuda(logits->d(), b3->d(), nullptr, out->d(), kHeads, kRows, kBins,
                                               kVmin, kVmax, 1, 3, kernels::QCombine::kAvg, s);
         }}));
+  }
+  {  // The engine's generic device ops (kernels/cuda/elementwise.cu, copy.cu, loss.cu, gemm.cu), at
+     // the 5M model's update shapes: what an op that has no fused kernel costs.
+    using kernels::Dims4;
+    const std::int64_t n = kRows * kCols;
+    auto x = std::make_shared<Array>(n, 60), y = std::make_shared<Array>(n, 61),
+         gy = std::make_shared<Array>(n, 62);
+    auto b = std::make_shared<Array>(kCols, 63), gb = std::make_shared<Array>(kCols, 64);
+    const Dims4 xd{{1, 1, kRows, kCols}}, bd{{1, 1, 1, kCols}};
+    cases.push_back(std::make_shared<Case>(
+        Case{"mish_forward/512x512", 8.0 * n, 12.0 * n,
+             [=] { kernels::unary_forward_cpu(kernels::UnaryOp::kMish, x->h(), y->h(), n, 0.f, 0.f); },
+             [=](cudaStream_t s) {
+               kernels::unary_forward_cuda(kernels::UnaryOp::kMish, x->d(), y->d(), n, 0.f, 0.f, s);
+             }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"mul_broadcast_backward/512x512*512", 16.0 * n, 4.0 * n,
+             [=] {
+               kernels::binary_backward_cpu(kernels::BinaryOp::kMul, x->h(), xd, b->h(), bd, gy->h(), xd,
+                                            y->h(), gb->h());
+             },
+             [=](cudaStream_t s) {
+               kernels::binary_backward_cuda(kernels::BinaryOp::kMul, x->d(), xd, b->d(), bd, gy->d(), xd,
+                                             y->d(), gb->d(), s);
+             }}));
+    auto w = std::make_shared<Array>(kCols * kCols, 65);
+    cases.push_back(std::make_shared<Case>(
+        Case{"linear_bias_forward/512x512x512", 4.0 * (2 * n + kCols * kCols), 2.0 * n * kCols,
+             [=] {
+               for (std::int64_t r = 0; r < kRows; ++r) std::copy(b->h(), b->h() + kCols, y->h() + r * kCols);
+               kernels::gemm_cpu(false, true, kRows, kCols, kCols, 1.f, x->h(), kCols, w->h(), kCols, 1.f,
+                                 y->h(), kCols);
+             },
+             [=](cudaStream_t s) {  // the engine's linear: bias broadcast, then one GEMM accumulating on it
+               kernels::expand_cuda(b->d(), bd, y->d(), xd, 1.f, s);
+               kernels::gemm_cuda(false, true, kRows, kCols, kCols, 1.f, x->d(), kCols, w->d(), kCols, 1.f,
+                                  y->d(), kCols, s);
+             }}));
+    auto a = std::make_shared<Array>(kRows * 6, 66), za = std::make_shared<Array>(kRows * (kCols + 6), 67);
+    cases.push_back(std::make_shared<Case>(
+        Case{"concat_last/512x(512+6)", 8.0 * kRows * (kCols + 6), 0.0,
+             [=] {
+               for (std::int64_t r = 0; r < kRows; ++r) {
+                 std::copy(x->h() + r * kCols, x->h() + (r + 1) * kCols, za->h() + r * (kCols + 6));
+                 std::copy(a->h() + r * 6, a->h() + (r + 1) * 6, za->h() + r * (kCols + 6) + kCols);
+               }
+             },
+             [=](cudaStream_t s) {
+               kernels::copy_rows_cuda(x->d(), kCols, za->d(), kCols + 6, kRows, kCols, s);
+               kernels::copy_rows_cuda(a->d(), 6, za->d() + kCols, kCols + 6, kRows, 6, s);
+             }}));
+    auto loss = std::make_shared<Array>(1, 68);
+    cases.push_back(std::make_shared<Case>(
+        Case{"mse_forward/512x512", 8.0 * n, 3.0 * n,
+             [=] { loss->host[0] = kernels::mse_forward_cpu(x->h(), y->h(), n); },
+             [=](cudaStream_t s) { kernels::mse_forward_cuda(x->d(), y->d(), n, loss->d(), s); }}));
   }
   return cases;
 }
