@@ -1,0 +1,289 @@
+// BatchedMppi (see batched_mppi.h): MPPI over B states with one Rng stream per state, reporting
+// BMPC's expert distribution. Row layout as Mppi: state b owns rows [b * S, (b + 1) * S) of every
+// (rows, .) buffer, its first P = num_pi_trajs rows are the policy-prior sequences.
+#include "lucid/planners/batched_mppi.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "lucid/error.h"
+#include "lucid/planners/elite_refit.h"
+
+namespace lucid::planners {
+namespace {
+
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+// Two distinct heads uniformly at random (torch.randperm(n)[:2]); one head if only one.
+int pick_two(int n, Rng& rng, int* heads) {
+  if (n < 2) {
+    heads[0] = 0;
+    return 1;
+  }
+  const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
+  int b = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n - 1)), n - 2);
+  if (b >= a) ++b;
+  heads[0] = a;
+  heads[1] = b;
+  return 2;
+}
+
+}  // namespace
+
+BatchedMppi::BatchedMppi(const PlannerConfig& config) : cfg_(config) {
+  LUCID_CHECK_AS(cfg_.horizon >= 1 && cfg_.iterations >= 1, ConfigError)
+      << "mppi: horizon and iterations >= 1";
+  LUCID_CHECK_AS(cfg_.num_samples > cfg_.num_pi_trajs && cfg_.num_pi_trajs >= 0, ConfigError)
+      << "mppi: need num_samples (" << cfg_.num_samples << ") > num_pi_trajs (" << cfg_.num_pi_trajs
+      << ") >= 0";
+  LUCID_CHECK_AS(cfg_.num_elites >= 1 && cfg_.num_elites <= cfg_.num_samples, ConfigError)
+      << "mppi: num_elites " << cfg_.num_elites << " must be in [1, num_samples]";
+  LUCID_CHECK_AS(cfg_.min_std > 0.f && cfg_.min_std <= cfg_.max_std, ConfigError)
+      << "mppi: 0 < min_std <= max_std";
+}
+
+int BatchedMppi::iterations() const { return cfg_.iterations + (cfg_.action_dim >= 20 ? 2 : 0); }
+
+void BatchedMppi::allocate(int max_batch) {
+  LUCID_CHECK_AS(max_batch > 0 && cfg_.action_dim > 0 && cfg_.latent_dim > 0, ConfigError)
+      << "mppi: max_batch, action_dim and latent_dim must be positive";
+  max_batch_ = max_batch;
+  const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
+  const int P = std::max(cfg_.num_pi_trajs, 1), K = cfg_.num_elites;
+  A_ = A;
+  const std::int64_t rows = std::int64_t{max_batch} * S;
+  z0_ = Tensor::zeros(Shape{max_batch, L});
+  z_start_ = Tensor::zeros(Shape{rows, L});
+  z_a_ = Tensor::zeros(Shape{rows, L});
+  z_b_ = Tensor::zeros(Shape{rows, L});
+  actions_ = Tensor::zeros(Shape{H, rows, A});
+  pi_z_a_ = Tensor::zeros(Shape{max_batch * P, L});
+  pi_z_b_ = Tensor::zeros(Shape{max_batch * P, L});
+  pi_actions_ = Tensor::zeros(Shape{H, max_batch * P, A});
+  pi_eps_ = Tensor::zeros(Shape{max_batch * P, A});
+  reward_ = Tensor::zeros(Shape{rows, 1});
+  term_action_ = Tensor::zeros(Shape{rows, A});
+  term_eps_ = Tensor::zeros(Shape{rows, A});
+  out_ = Tensor::zeros(Shape{max_batch, A});
+  value_.assign(sz(rows), 0.f);
+  noise_.assign(sz(rows) * H * A, 0.f);
+  mean_.assign(sz(max_batch) * H * A, 0.f);
+  std_.assign(mean_.size(), cfg_.max_std);
+  prev_mean_.assign(mean_.size(), 0.f);
+  order_.assign(S, 0);
+  elite_.assign(sz(max_batch) * K, 0);
+  score_.assign(sz(max_batch) * K, 0.f);
+  heads_.assign(sz(max_batch) * 2, 0);
+  expert_mean_.assign(sz(max_batch) * A, 0.f);
+  expert_std_.assign(sz(max_batch) * A, 0.f);
+  row_rngs_.assign(max_batch, Rng(0, 0));
+  view_batch_ = -1;
+  warm_ = false;
+}
+
+void BatchedMppi::reset() { warm_ = false; }
+
+void BatchedMppi::make_views(int batch) {
+  if (batch == view_batch_) return;
+  const std::int64_t rows = std::int64_t{batch} * cfg_.num_samples;
+  const std::int64_t prow = std::int64_t{batch} * std::max(cfg_.num_pi_trajs, 1);
+  v_.z0 = z0_.view_rows(0, batch);
+  v_.z_start = z_start_.view_rows(0, rows);
+  v_.z_a = z_a_.view_rows(0, rows);
+  v_.z_b = z_b_.view_rows(0, rows);
+  v_.pi_z_a = pi_z_a_.view_rows(0, prow);
+  v_.pi_z_b = pi_z_b_.view_rows(0, prow);
+  v_.pi_eps = pi_eps_.view_rows(0, prow);
+  v_.reward = reward_.view_rows(0, rows);
+  v_.term_action = term_action_.view_rows(0, rows);
+  v_.term_eps = term_eps_.view_rows(0, rows);
+  v_.out = out_.view_rows(0, batch);
+  v_.actions.clear();
+  v_.pi_actions.clear();
+  for (int t = 0; t < cfg_.horizon; ++t) {
+    v_.actions.push_back(actions_[t].view_rows(0, rows));
+    v_.pi_actions.push_back(pi_actions_[t].view_rows(0, prow));
+  }
+  view_batch_ = batch;
+}
+
+Tensor BatchedMppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) {
+  const std::int64_t batch = obs.shape().rows();
+  if (batch == 1) return plan_batch(model, obs, std::span<Rng>(&rng, 1), eval, !warm_);
+  LUCID_CHECK_SHAPE(batch >= 1 && batch <= max_batch_)
+      << "mppi: batch " << batch << " outside [1, " << max_batch_ << "]";
+  float seed_bits[2];
+  rng.uniform(seed_bits, 2);
+  const auto seed = static_cast<std::uint64_t>(seed_bits[0] * 16777216.f) << 24 |
+                    static_cast<std::uint64_t>(seed_bits[1] * 16777216.f);
+  for (std::int64_t b = 0; b < batch; ++b) row_rngs_[b] = Rng(seed, static_cast<std::uint64_t>(b));
+  return plan_batch(model, obs, std::span<Rng>(row_rngs_.data(), sz(batch)), eval, !warm_);
+}
+
+Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& obs, std::span<Rng> rngs,
+                               bool eval, bool t0) {
+  LUCID_CHECK(max_batch_ > 0) << "mppi: call allocate() before plan()";
+  const std::int64_t batch64 = obs.shape().rows();
+  LUCID_CHECK_SHAPE(batch64 >= 1 && batch64 <= max_batch_ &&
+                    static_cast<std::int64_t>(rngs.size()) == batch64)
+      << "mppi: batch " << batch64 << " outside [1, " << max_batch_ << "] or " << rngs.size() << " streams";
+  LUCID_CHECK_SHAPE(model.action_dim() == cfg_.action_dim && model.latent_dim() == cfg_.latent_dim)
+      << "mppi: configured for action " << cfg_.action_dim << " / latent " << cfg_.latent_dim
+      << ", model has " << model.action_dim() << " / " << model.latent_dim();
+  const int B = static_cast<int>(batch64);
+  const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
+  const int P = cfg_.num_pi_trajs, K = cfg_.num_elites, NV = model.num_values();
+  const std::int64_t rows = std::int64_t{B} * S;
+  if (B != batch_) t0 = true;  // a warm start belongs to the previous call's states
+  batch_ = B;
+  make_views(B);
+  // Every head's terminal value, (NV, rows, 1): sized on the first call (NV is the model's).
+  if (!vs_.defined() || vs_.numel() < std::int64_t{NV} * max_batch_ * S)
+    vs_ = Tensor::zeros(Shape{std::int64_t{NV} * max_batch_ * S});
+  if (!v_.vs.defined() || v_.vs.shape() != (Shape{NV, rows, 1}))
+    v_.vs = vs_.view_rows(0, std::int64_t{NV} * rows).view(Shape{NV, rows, 1});
+
+  model.encode_into(obs, v_.z0);
+  const float* z0 = v_.z0.data();
+  for (int b = 0; b < B; ++b)
+    for (int s = 0; s < S; ++s)
+      std::memcpy(v_.z_start.data() + (sz(b) * S + s) * L, z0 + sz(b) * L, sizeof(float) * L);
+
+  // Policy-prior sequences, fixed across iterations; state b's eps come from its own stream.
+  if (P > 0) {
+    for (int b = 0; b < B; ++b)
+      for (int p = 0; p < P; ++p)
+        std::memcpy(v_.pi_z_a.data() + (sz(b) * P + p) * L, z0 + sz(b) * L, sizeof(float) * L);
+    Tensor* z = &v_.pi_z_a;
+    Tensor* z_next = &v_.pi_z_b;
+    for (int t = 0; t < H; ++t) {
+      for (int b = 0; b < B; ++b) rngs[b].normal(v_.pi_eps.data() + sz(b) * P * A, sz(P) * A);
+      model.policy_action_into(*z, v_.pi_eps, v_.pi_actions[t]);
+      if (t + 1 < H) {
+        model.next_into(*z, v_.pi_actions[t], *z_next);
+        std::swap(z, z_next);
+      }
+      for (int b = 0; b < B; ++b)
+        std::memcpy(v_.actions[t].data() + sz(b) * S * A, v_.pi_actions[t].data() + sz(b) * P * A,
+                    sizeof(float) * P * A);
+    }
+  }
+
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < H; ++t)
+      for (int j = 0; j < A; ++j) {
+        const std::size_t i = (sz(b) * H + t) * A + j;
+        mean_[i] = (!t0 && warm_ && t + 1 < H) ? prev_mean_[i + A] : 0.f;
+        std_[i] = cfg_.max_std;
+      }
+
+  const int iters = iterations();
+  for (int it = 0; it < iters; ++it) {
+    // Gaussian samples: state b's noise block, in (t, s, j) order, from its stream.
+    const std::size_t per_state = sz(S - P) * H * A;
+    for (int b = 0; b < B; ++b) {
+      const float* noise = noise_.data() + sz(b) * per_state;
+      rngs[b].normal(noise_.data() + sz(b) * per_state, per_state);
+      std::size_t k = 0;
+      for (int t = 0; t < H; ++t) {
+        const float* mu = mean_.data() + (sz(b) * H + t) * A;
+        const float* sd = std_.data() + (sz(b) * H + t) * A;
+        for (int s = P; s < S; ++s) {
+          float* a = v_.actions[t].data() + (sz(b) * S + s) * A;
+          for (int j = 0; j < A; ++j) a[j] = std::clamp(mu[j] + sd[j] * noise[k++], -1.f, 1.f);
+        }
+      }
+    }
+
+    // Value of every sequence: discounted model rewards, then the terminal value.
+    std::memcpy(v_.z_a.data(), v_.z_start.data(), sizeof(float) * sz(rows) * L);
+    std::fill(value_.begin(), value_.begin() + rows, 0.f);
+    Tensor* z = &v_.z_a;
+    Tensor* z_next = &v_.z_b;
+    float discount = 1.f;
+    for (int t = 0; t < H; ++t) {
+      model.reward_into(*z, v_.actions[t], v_.reward);
+      model.next_into(*z, v_.actions[t], *z_next);
+      for (std::int64_t i = 0; i < rows; ++i) value_[i] += discount * v_.reward.data()[i];
+      discount *= cfg_.discount;
+      std::swap(z, z_next);
+    }
+    int n_heads = 1;
+    for (int b = 0; b < B; ++b) {
+      rngs[b].normal(v_.term_eps.data() + sz(b) * S * A, sz(S) * A);
+      n_heads = pick_two(NV, rngs[b], heads_.data() + sz(b) * 2);
+    }
+    model.policy_action_into(*z, v_.term_eps, v_.term_action);
+    model.value_ensemble_into(*z, v_.term_action, v_.vs);
+    const float* vs = v_.vs.data();
+    for (int b = 0; b < B; ++b) {
+      const int* hd = heads_.data() + sz(b) * 2;
+      for (int s = 0; s < S; ++s) {
+        const std::int64_t i = std::int64_t{b} * S + s;
+        float q = 0.f;
+        for (int h = 0; h < n_heads; ++h) q += vs[sz(hd[h]) * sz(rows) + sz(i)];
+        float v = value_[i] + discount * q / static_cast<float>(n_heads);
+        if (std::isnan(v))
+          v = 0.f;  // torch.nan_to_num
+        else if (std::isinf(v))
+          v = v > 0 ? FLT_MAX : -FLT_MAX;
+        value_[i] = v;
+      }
+    }
+
+    // Elites and the weighted refit, per state.
+    for (int b = 0; b < B; ++b) {
+      const float* val = value_.data() + sz(b) * S;
+      for (int s = 0; s < S; ++s) order_[s] = s;
+      std::partial_sort(order_.begin(), order_.begin() + K, order_.end(),
+                        [val](int x, int y) { return val[x] > val[y] || (val[x] == val[y] && x < y); });
+      int* elite = elite_.data() + sz(b) * K;
+      float* score = score_.data() + sz(b) * K;
+      float max_v = -FLT_MAX;
+      for (int e = 0; e < K; ++e) {
+        elite[e] = order_[e];
+        max_v = std::max(max_v, val[elite[e]]);
+      }
+      float sum = 0.f;
+      for (int e = 0; e < K; ++e) {
+        score[e] = std::exp(cfg_.temperature * (val[elite[e]] - max_v));
+        sum += score[e];
+      }
+      for (int e = 0; e < K; ++e) score[e] /= sum;
+      float total = 0.f;
+      for (int e = 0; e < K; ++e) total += score[e];
+      for (int t = 0; t < H; ++t)
+        elite_refit(v_.actions[t].data() + sz(b) * S * A, elite, score, K, A, total + 1e-9f, cfg_.min_std,
+                    cfg_.max_std, mean_.data() + (sz(b) * H + t) * A, std_.data() + (sz(b) * H + t) * A);
+    }
+  }
+
+  // One elite per state by Gumbel-max on log(score): its first action is the expert mean.
+  for (int b = 0; b < B; ++b) {
+    const int* elite = elite_.data() + sz(b) * K;
+    const float* score = score_.data() + sz(b) * K;
+    int best = 0;
+    float best_g = -FLT_MAX;
+    for (int e = 0; e < K; ++e) {
+      const float u = std::max(rngs[b].uniform(), 1e-20f);
+      const float g = std::log(score[e]) - std::log(-std::log(u));
+      if (g > best_g) best_g = g, best = e;
+    }
+    const float* a0 = v_.actions[0].data() + (sz(b) * S + elite[best]) * A;
+    const float* sd0 = std_.data() + sz(b) * H * A;
+    for (int j = 0; j < A; ++j) {
+      expert_mean_[sz(b) * A + j] = a0[j];
+      expert_std_[sz(b) * A + j] = sd0[j];
+      float a = a0[j];
+      if (!eval) a += sd0[j] * rngs[b].normal();
+      v_.out.data()[sz(b) * A + j] = std::clamp(a, -1.f, 1.f);
+    }
+  }
+  std::copy(mean_.begin(), mean_.begin() + std::int64_t{B} * H * A, prev_mean_.begin());
+  warm_ = true;
+  return v_.out;
+}
+
+}  // namespace lucid::planners
