@@ -38,6 +38,12 @@ int ReplayBuffer::add_field(const std::string& name, std::span<const float> fill
   return static_cast<int>(fields_.size()) - 1;
 }
 
+int ReplayBuffer::field_index(const std::string& name) const {
+  for (std::size_t f = 0; f < fields_.size(); ++f)
+    if (fields_[f].name == name) return static_cast<int>(f);
+  return -1;
+}
+
 int ReplayBuffer::field_width(int field) const {
   LUCID_CHECK(field >= 0 && field < num_fields()) << "replay buffer has no field " << field;
   return static_cast<int>(fields_[field].fill.size());

@@ -61,6 +61,7 @@ class ReplayBuffer {
   // Returns the field's index. fill.size() is the width.
   int add_field(const std::string& name, std::span<const float> fill);
   int num_fields() const { return static_cast<int>(fields_.size()); }
+  int field_index(const std::string& name) const;  // -1 when not registered
   int field_width(int field) const;
   // Row of `field` at observation t of the sub-trajectory starting at global id `start` (t may be
   // up to H, the last observation of an episode included); throws for a slot no longer stored.
