@@ -9,6 +9,7 @@
 
 #include "lucid/engine/autograd.h"
 #include "lucid/engine/cuda_launchers.h"
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 
 namespace lucid {
@@ -301,12 +302,14 @@ class Engine {
 };
 
 void backward(const Tensor& loss, const Tensor& grad_out) {
+  const ProfileRange range("engine/backward");
   Engine engine({});
   engine.run({loss}, {grad_out});
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs) {
+  const ProfileRange range("engine/grad");
   LUCID_CHECK(!inputs.empty()) << "grad() needs at least one input";
   Engine engine(inputs);
   engine.run(outputs, grad_outputs);

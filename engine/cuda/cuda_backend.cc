@@ -11,7 +11,9 @@
 #include "lucid/engine/cuda_device.h"
 #include "lucid/engine/cuda_launchers.h"
 #include "lucid/engine/memory.h"
+#include "lucid/engine/profile.h"
 #include "lucid/kernels/cuda/device_memory.h"
+#include "lucid/kernels/cuda/nvtx.h"
 #include "lucid/kernels/cuda/runtime.h"
 
 namespace lucid {
@@ -46,6 +48,17 @@ const CudaLaunchers* make_launchers() {
   return &table;
 }
 
+// NVTX hooks for lucid::ProfileRange: native builds only (nvtx.h decides); the emulator registers
+// none, so ranges there cost one branch.
+const ProfileHooks* make_profile_hooks() {
+#if defined(LUCID_NVTX_ENABLED)
+  static const ProfileHooks hooks{[](const char* name) { nvtxRangePushA(name); }, [] { nvtxRangePop(); }};
+  return &hooks;
+#else
+  return nullptr;
+#endif
+}
+
 }  // namespace
 
 cuda::StreamHandle cuda_compute_stream() {
@@ -69,6 +82,7 @@ void use_cuda_device() {
   static const CudaLaunchers* launchers = make_launchers();
   set_device_backend(Device::kCuda, backend);
   set_cuda_launchers(launchers);
+  set_profile_hooks(make_profile_hooks());
 }
 
 }  // namespace lucid

@@ -1,14 +1,17 @@
-// The registry behind lucid/engine/cuda_launchers.h: one pointer, set by use_cuda_device().
+// The registries behind lucid/engine/cuda_launchers.h and profile.h: one pointer each, set by
+// use_cuda_device().
 #include "lucid/engine/cuda_launchers.h"
 
 #include <atomic>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 
 namespace lucid {
 namespace {
 std::atomic<const CudaLaunchers*> g_table{nullptr};
-}
+std::atomic<const ProfileHooks*> g_profile{nullptr};
+}  // namespace
 
 const CudaLaunchers& cuda_launchers() {
   const CudaLaunchers* t = g_table.load(std::memory_order_acquire);
@@ -18,5 +21,8 @@ const CudaLaunchers& cuda_launchers() {
 }
 
 void set_cuda_launchers(const CudaLaunchers* table) { g_table.store(table, std::memory_order_release); }
+
+void set_profile_hooks(const ProfileHooks* hooks) { g_profile.store(hooks, std::memory_order_release); }
+const ProfileHooks* profile_hooks() { return g_profile.load(std::memory_order_acquire); }
 
 }  // namespace lucid

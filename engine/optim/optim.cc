@@ -8,6 +8,7 @@
 
 #include "lucid/engine/cuda_launchers.h"
 #include "lucid/engine/memory.h"
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/kernels/adam.h"
 #include "lucid/kernels/ema.h"
@@ -58,6 +59,7 @@ void Adam::step(const Tensor& params, const Tensor& grads) {
   LUCID_CHECK_SHAPE(static_cast<std::size_t>(params.numel()) == size() &&
                     static_cast<std::size_t>(grads.numel()) == size())
       << "Adam over " << size() << " params got params " << params.numel() << " and grads " << grads.numel();
+  const ProfileRange range("engine/adam_step");
   if (params.is_cpu()) {
     step({params.data(), size()}, {grads.data(), size()});
     params.bump_version();
@@ -111,6 +113,7 @@ float clip_grad_norm(std::span<float> grads, float max_norm) {
 }
 
 float clip_grad_norm(const Tensor& grads, float max_norm) {
+  const ProfileRange range("engine/clip_grad_norm");
   if (grads.is_cpu()) {
     const float norm =
         clip_grad_norm(std::span<float>(grads.data(), static_cast<std::size_t>(grads.numel())), max_norm);
@@ -138,6 +141,7 @@ void ema_update(const Tensor& target, const Tensor& source, float tau) {
                                                   << ", source on " << device_name(source.device());
   LUCID_CHECK_SHAPE(target.numel() == source.numel())
       << "ema_update: target has " << target.numel() << " floats, source " << source.numel();
+  const ProfileRange range("engine/ema_update");
   const auto n = static_cast<std::size_t>(target.numel());
   if (target.is_cpu())
     kernels::ema_lerp_cpu(target.data(), source.data(), n, tau);

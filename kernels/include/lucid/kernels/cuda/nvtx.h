@@ -9,6 +9,8 @@
 #if defined(LUCID_WITH_CUDA) && !defined(LUCID_EMU)
 #include <nvtx3/nvToolsExt.h>
 
+#define LUCID_NVTX_ENABLED 1
+
 namespace lucid::cuda {
 class NvtxRange {
  public:
