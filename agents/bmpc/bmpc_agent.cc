@@ -248,8 +248,8 @@ int BmpcAgent::expert_field(ReplayBuffer& buffer) {
   }
   LUCID_CHECK(buffer.field_width(field_) == 2 * A) << "bmpc: buffer field '" << kExpertField << "' has width "
                                                    << buffer.field_width(field_) << ", expected " << 2 * A;
+  if (field_buffer_ != nullptr) synced_id_ = 0;  // another buffer: scan it from the start
   field_buffer_ = &buffer;
-  synced_id_ = 0;
   return field_;
 }
 
@@ -520,6 +520,22 @@ AgentState BmpcAgent::state() const {
   s.scalars["updates"] = std::to_string(updates_);
   s.scalars["train_acts"] = std::to_string(train_acts_);
   s.scalars["model_size"] = std::to_string(cfg_.model_size);
+  // Experts still queued: a checkpoint is taken right after an episode enters the buffer and
+  // before the update that would write its experts, so they travel with the agent.
+  s.scalars["episode_serial"] = std::to_string(episode_serial_);
+  s.scalars["synced_id"] = std::to_string(synced_id_);
+  if (!pending_.empty()) {
+    std::vector<float> obs, expert;
+    std::string serials;
+    for (const PendingExpert& p : pending_) {
+      obs.insert(obs.end(), p.obs.begin(), p.obs.end());
+      expert.insert(expert.end(), p.expert.begin(), p.expert.end());
+      serials += (serials.empty() ? "" : ",") + std::to_string(p.episode_serial);
+    }
+    add("pending.obs", obs);
+    add("pending.expert", expert);
+    s.scalars["pending.serials"] = serials;
+  }
   return s;
 }
 
@@ -557,9 +573,26 @@ void BmpcAgent::load_state(const AgentState& s) {
   rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
   updates_ = scalar("updates");
   train_acts_ = scalar("train_acts");
+  episode_serial_ = scalar("episode_serial");
+  synced_id_ = scalar("synced_id");
+  field_buffer_ = nullptr;  // the field index is looked up again in the restored buffer
+  pending_.clear();
+  if (const auto it = s.scalars.find("pending.serials"); it != s.scalars.end()) {
+    std::vector<std::int64_t> serials;
+    for (std::size_t pos = 0; pos < it->second.size();) {
+      const std::size_t end = std::min(it->second.find(',', pos), it->second.size());
+      serials.push_back(std::stoll(it->second.substr(pos, end - pos)));
+      pos = end + 1;
+    }
+    const std::size_t n = serials.size(), O = sz(cfg_.obs_dim), W = sz(2) * cfg_.action_dim;
+    const auto& obs = find("pending.obs", n * O);
+    const auto& expert = find("pending.expert", n * W);
+    for (std::size_t i = 0; i < n; ++i)
+      pending_.push_back({serials[i], std::vector<float>(obs.begin() + i * O, obs.begin() + (i + 1) * O),
+                          std::vector<float>(expert.begin() + i * W, expert.begin() + (i + 1) * W)});
+  }
   model_->bump_weights_version();
   planner_->reset();
-  pending_.clear();
 }
 
 }  // namespace lucid::agents
