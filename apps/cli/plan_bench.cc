@@ -1,4 +1,5 @@
-// `lucid plan-bench`: times planner calls on a randomly initialised TD-MPC2 world model.
+// `lucid plan-bench`: times planner calls on a randomly initialised TD-MPC2 world model, or with
+// agent=bmpc on a BMPC one (V heads; MPPI is then the BatchedMppi the BMPC agent acts with).
 //
 //   lucid plan-bench planner=dream-mpc,mppi model_size=5 obs_dim=24 action_dim=6 calls=50 format=json
 //
@@ -23,16 +24,20 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/run_setup.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
+#include "lucid/models/bmpc/model.h"
 #include "lucid/models/tdmpc2/model.h"
+#include "lucid/planners/batched_mppi.h"
 #include "lucid/planners/planner.h"
 
 namespace lucid::cli {
@@ -55,20 +60,40 @@ double row_flops(const models::tdmpc2::Mlp& m) {
   return f;
 }
 
+// Per-row forward FLOPs of the networks a planner calls. v_heads: the values read the latent
+// only (BMPC's V heads), so no policy action is formed for them.
+struct NetFlops {
+  double enc = 0, dyn = 0, rew = 0, pi = 0, q = 0;
+  int num_q = 0, action_dim = 0;
+  bool v_heads = false;
+};
+
+template <typename Model>
+NetFlops net_flops(const Model& model, const models::tdmpc2::Mlp& value_head, bool v_heads) {
+  const auto& lay = model.layout();
+  return {row_flops(lay.encoder), row_flops(lay.dynamics), row_flops(lay.reward),     row_flops(lay.pi),
+          row_flops(value_head),  model.config().num_q,    model.config().action_dim, v_heads};
+}
+
 // GEMM FLOPs of one plan() call for one observation, from the model evaluations each algorithm
 // makes (see the planners' headers).
-double flops_per_call(const std::string& name, const planners::PlannerConfig& pc,
-                      const models::tdmpc2::Tdmpc2Model& model) {
-  const auto& lay = model.layout();
-  const auto& mc = model.config();
-  const double enc = row_flops(lay.encoder), dyn = row_flops(lay.dynamics), rew = row_flops(lay.reward);
-  const double pi = row_flops(lay.pi), q = row_flops(lay.q.front());
-  const double H = pc.horizon, K = mc.num_q;
-  const int extra = mc.action_dim >= 20 ? 2 : 0;
+double flops_per_call(const std::string& name, const planners::PlannerConfig& pc, const NetFlops& f) {
+  const double enc = f.enc, dyn = f.dyn, rew = f.rew, pi = f.pi, q = f.q;
+  const double H = pc.horizon, K = f.num_q;
+  const int extra = f.action_dim >= 20 ? 2 : 0;
   const double step = rew + dyn;
   if (name == "mppi") {
     const double S = pc.num_samples, P = pc.num_pi_trajs, I = pc.iterations + extra;
-    return enc + P * (H * pi + (H - 1) * dyn) + I * S * (H * step + pi + 2 * q);
+    // BatchedMppi (BMPC) forms pi(z_H) and evaluates every V head for its per-state head pairs.
+    return enc + P * (H * pi + (H - 1) * dyn) + I * S * (H * step + pi + (f.v_heads ? K : 2) * q);
+  }
+  if (f.v_heads && name == "dream-mpc") {
+    // BMPC's action gradient: the terminal V pair without a policy action; the penalty covers all
+    // K heads at z_1..z_H, no gradient.
+    const double N = pc.num_pi_trajs, I = pc.iterations + extra;
+    const double path = N * (H * step + 2 * q);
+    const double unc = pc.regularization_coefficient != 0.f ? N * H * K * q : 0.0;
+    return enc + N * (H * pi + (H - 1) * dyn) + I * (2 * path + unc);
   }
   if (name == "dream-mpc") {
     const double N = pc.num_pi_trajs, I = pc.iterations + extra;
@@ -122,9 +147,29 @@ int cmd_plan_bench(const Config& config) {
   LUCID_CHECK_AS(calls >= 1 && warmup >= 0, ConfigError) << "plan-bench: calls >= 1 and warmup >= 0 required";
   const auto seed = static_cast<std::uint64_t>(config.get_int("seed"));
 
-  models::tdmpc2::Tdmpc2Model model(models::tdmpc2::tdmpc2_preset(model_size, obs_dim, action_dim));
+  const std::string agent = config.get_string("agent");
+  LUCID_CHECK_AS(agent == "tdmpc2" || agent == "bmpc", ConfigError)
+      << "plan-bench: agent must be tdmpc2 or bmpc, got '" << agent << "'";
+  std::unique_ptr<models::WorldModel> model_ptr;
+  NetFlops nets;
+  std::size_t params = 0;
   Rng init_rng(seed, 1);
-  model.init(init_rng);
+  if (agent == "bmpc") {
+    auto m =
+        std::make_unique<models::bmpc::BmpcModel>(models::bmpc::bmpc_preset(model_size, obs_dim, action_dim));
+    m->init(init_rng);
+    nets = net_flops(*m, m->layout().v.front(), true);
+    params = std::as_const(*m).params().size();
+    model_ptr = std::move(m);
+  } else {
+    auto m = std::make_unique<models::tdmpc2::Tdmpc2Model>(
+        models::tdmpc2::tdmpc2_preset(model_size, obs_dim, action_dim));
+    m->init(init_rng);
+    nets = net_flops(*m, m->layout().q.front(), false);
+    params = std::as_const(*m).params().size();
+    model_ptr = std::move(m);
+  }
+  const models::WorldModel& model = *model_ptr;
   std::vector<float> obs_values(obs_dim);
   Rng obs_rng(seed, 2);
   obs_rng.normal(obs_values.data(), obs_values.size());
@@ -134,8 +179,12 @@ int cmd_plan_bench(const Config& config) {
   for (const std::string& name : split_names(config.get_string("planner"))) {
     planners::PlannerConfig pc = planner_config(config, name);
     pc.action_dim = action_dim;
-    pc.latent_dim = model.config().latent_dim;
-    auto planner = planners::make_planner(pc);
+    pc.latent_dim = model.latent_dim();
+    std::unique_ptr<planners::Planner> planner;
+    if (agent == "bmpc" && name == "mppi")
+      planner = std::make_unique<planners::BatchedMppi>(pc);
+    else
+      planner = planners::make_planner(pc);
     planner->allocate(1);
     Rng rng(seed, 3);
     for (int i = 0; i < warmup; ++i) planner->plan(model, obs, rng, true);
@@ -157,15 +206,15 @@ int cmd_plan_bench(const Config& config) {
     r.median_ms = median(ms);
     r.median_cpu_ms = median(cpu_ms);
     r.p90_ms = ms[std::min(ms.size() - 1, static_cast<std::size_t>(0.9 * static_cast<double>(ms.size())))];
-    r.gflop = flops_per_call(name, pc, model) * 1e-9;
+    r.gflop = flops_per_call(name, pc, nets) * 1e-9;
     results.push_back(r);
   }
 
-  const std::size_t params = model.params().size();
   const long long threads = config.get_int("threads");
   if (format == "json") {
     for (const Result& r : results) {
       const nlohmann::json j = {{"planner", r.planner},
+                                {"agent", agent},
                                 {"model_size", model_size},
                                 {"params", params},
                                 {"obs_dim", obs_dim},
@@ -181,9 +230,9 @@ int cmd_plan_bench(const Config& config) {
     }
     return 0;
   }
-  std::printf(
-      "plan-bench: TD-MPC2 %dM (%zu params), obs %d, action %d, %lld threads, %d calls after %d warm-up\n",
-      model_size, params, obs_dim, action_dim, threads, calls, warmup);
+  std::printf("plan-bench: %s %dM (%zu params), obs %d, action %d, %lld threads, %d calls after %d warm-up\n",
+              agent == "bmpc" ? "BMPC" : "TD-MPC2", model_size, params, obs_dim, action_dim, threads, calls,
+              warmup);
   std::printf("%-16s %11s %11s %14s %15s %9s\n", "planner", "median_ms", "p90_ms", "median_cpu_ms",
               "gflop_per_call", "gflops");
   for (const Result& r : results)

@@ -1,6 +1,7 @@
 // Shared setup of the subcommands (see run_setup.h).
 #include "cli/run_setup.h"
 
+#include "lucid/agents/bmpc_agent.h"
 #include "lucid/agents/random_agent.h"
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/error.h"
@@ -28,7 +29,7 @@ std::filesystem::path run_folder(const Config& config) {
          ("seed_" + std::to_string(config.get_int("seed")));
 }
 
-std::vector<std::string> agent_names() { return {"random", "tdmpc2"}; }
+std::vector<std::string> agent_names() { return {"random", "tdmpc2", "bmpc"}; }
 
 planners::PlannerConfig planner_config(const Config& config, const std::string& name) {
   planners::PlannerConfig pc = planners::planner_defaults(name);
@@ -79,6 +80,30 @@ std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int
     a.seed = static_cast<std::uint64_t>(config.get_int("seed"));
     a.planner = planner_config(config, config.get_string("planner"));
     return std::make_unique<agents::Tdmpc2Agent>(a);
+  }
+  if (name == "bmpc") {
+    agents::BmpcAgentConfig a;
+    a.obs_dim = obs_dim;
+    a.action_dim = action_dim;
+    a.model_size = static_cast<int>(config.get_int("model_size"));
+    a.batch_size = static_cast<int>(config.get_int("batch_size"));
+    a.horizon = static_cast<int>(config.get_int("horizon"));
+    a.rho = static_cast<float>(config.get_float("rho"));
+    a.lr = static_cast<float>(config.get_float("lr"));
+    a.enc_lr_scale = static_cast<float>(config.get_float("enc_lr_scale"));
+    a.consistency_coef = static_cast<float>(config.get_float("consistency_coef"));
+    a.reward_coef = static_cast<float>(config.get_float("reward_coef"));
+    a.value_coef = static_cast<float>(config.get_float("value_coef"));
+    a.entropy_coef = static_cast<float>(config.get_float("entropy_coef"));
+    a.grad_clip_norm = static_cast<float>(config.get_float("grad_clip_norm"));
+    a.tau = static_cast<float>(config.get_float("tau"));
+    a.episode_length = static_cast<int>(config.get_int("episode_length"));
+    a.mpc = config.get_bool("mpc");
+    a.reanalyze_interval = static_cast<int>(config.get_int("reanalyze_interval"));
+    a.reanalyze_batch_size = static_cast<int>(config.get_int("reanalyze_batch_size"));
+    a.seed = static_cast<std::uint64_t>(config.get_int("seed"));
+    a.planner = planner_config(config, config.get_string("planner"));
+    return std::make_unique<agents::BmpcAgent>(a);
   }
   std::string built;
   for (const auto& n : agent_names()) built += (built.empty() ? "" : ", ") + n;
