@@ -79,6 +79,49 @@ Tensor layernorm_impl(const char* name, const Tensor& x, const Tensor& gamma, co
   return y;
 }
 
+// CUDA only: act(LN(x + bias)) with per-group bias/gamma/beta in one launch each way. Parameter
+// gradients accumulate (+=) straight into the arena when the tape offers a target, else into
+// zeroed buffers; dbias is the column sum of gx, so gx is always computed.
+Tensor bias_layernorm_cuda(const Tensor& x, const Tensor& bias, const Tensor& gamma, const Tensor& beta,
+                           float eps, bool fuse_mish) {
+  const std::int64_t cols = x.shape().cols(), rows = x.shape().rows();
+  const std::int64_t groups = gamma.dim() == 2 ? gamma.size(0) : 1, group_rows = rows / groups;
+  Tensor y = Tensor::empty(x.shape(), Device::kCuda);
+  Tensor mean = Tensor::empty(Shape{rows}, Device::kCuda), rstd = Tensor::empty(Shape{rows}, Device::kCuda);
+  gpu().ensemble_layernorm_forward(x.data(), bias.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                   rstd.data(), groups, group_rows, cols, eps, fuse_mish, gpu().stream);
+  if (needs_record({&x, &bias, &gamma, &beta})) {
+    Tensor xs = saved(x), bs = saved(bias), gs = saved(gamma), be = saved(beta);
+    record(y,
+           node(fuse_mish ? "bias_layernorm_mish" : "bias_layernorm",
+                [xs, bs, gs, be, mean, rstd, groups, group_rows, cols, fuse_mish](BackwardContext& ctx) {
+                  Tensor gx = Tensor::empty(xs.shape(), Device::kCuda);
+                  const bool params = ctx.needs(1) || ctx.needs(2) || ctx.needs(3);
+                  Tensor buf[3];
+                  bool in_place[3] = {false, false, false};
+                  for (int i = 0; params && i < 3; ++i) {
+                    const Tensor target = ctx.accumulate_target(i + 1);
+                    in_place[i] = ctx.needs(i + 1) && target.defined();
+                    buf[i] = in_place[i] ? target : Tensor::zeros(gs.shape(), Device::kCuda);
+                  }
+                  gpu().ensemble_layernorm_backward(
+                      xs.data(), bs.data(), gs.data(), be.data(), mean.data(), rstd.data(),
+                      ctx.grad_out().data(), gx.data(), params ? buf[0].data() : nullptr,
+                      params ? buf[1].data() : nullptr, params ? buf[2].data() : nullptr, groups, group_rows,
+                      cols, fuse_mish, gpu().stream);
+                  if (ctx.needs(0)) ctx.set(0, gx);
+                  for (int i = 0; params && i < 3; ++i) {
+                    if (in_place[i])
+                      ctx.accumulated(i + 1);
+                    else if (ctx.needs(i + 1))
+                      ctx.set(i + 1, buf[i]);
+                  }
+                }),
+           {&x, &bias, &gamma, &beta});
+  }
+  return y;
+}
+
 Tensor softmax_impl(const char* name, const Tensor& x, std::int64_t group, bool log_sm) {
   require_defined(name, {&x});
   const Device dev = x.device();
@@ -119,6 +162,33 @@ Tensor layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float
 Tensor layernorm_mish(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
   return layernorm_impl("layernorm_mish", x, gamma, beta, eps, true);
 }
+Tensor bias_layernorm(const Tensor& x, const Tensor& bias, const Tensor& gamma, const Tensor& beta, bool mish,
+                      float eps) {
+  const char* name = mish ? "bias_layernorm_mish" : "bias_layernorm";
+  require_defined(name, {&x, &bias, &gamma, &beta});
+  LUCID_CHECK_SHAPE(bias.shape() == gamma.shape())
+      << name << ": bias " << bias.shape().str() << " must be shaped like gamma " << gamma.shape().str();
+  if (!on_cuda(name, {&x, &bias, &gamma, &beta})) {
+    // Per-member bias (E, cols) against x (E, ..., cols): broadcast as (E, 1, ..., 1, cols).
+    Tensor b = bias;
+    if (bias.dim() == 2 && x.dim() > 2) {
+      std::vector<std::int64_t> d(static_cast<std::size_t>(x.dim()), 1);
+      d.front() = bias.size(0);
+      d.back() = bias.size(1);
+      b = reshape(bias, Shape(d));
+    }
+    return layernorm_impl(name, add(x, b), gamma, beta, eps, mish);
+  }
+  // The CPU call above validates shapes inside layernorm_impl; here the same checks up front.
+  const bool grouped = gamma.dim() == 2;
+  LUCID_CHECK_SHAPE(x.dim() >= 1 && gamma.shape() == beta.shape() &&
+                    gamma.shape().cols() == x.shape().cols() &&
+                    (!grouped || (x.dim() >= 2 && x.size(0) == gamma.size(0))) && gamma.dim() <= 2)
+      << name << ": x " << x.shape().str() << ", gamma " << gamma.shape().str() << ", beta "
+      << beta.shape().str() << " (gamma/beta must be (cols) or (x.size(0), cols))";
+  return bias_layernorm_cuda(x, bias, gamma, beta, eps, mish);
+}
+
 Tensor softmax(const Tensor& x) { return softmax_impl("softmax", x, x.shape().cols(), false); }
 Tensor log_softmax(const Tensor& x) { return softmax_impl("log_softmax", x, x.shape().cols(), true); }
 Tensor simnorm(const Tensor& x, int group) { return softmax_impl("simnorm", x, group, false); }

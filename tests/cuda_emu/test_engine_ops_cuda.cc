@@ -90,6 +90,17 @@ TEST_F(EngineOpsCuda, LaunchCountsPerLayer) {
   EXPECT_EQ(launches([&] { ensemble_linear(x, we, be); }), 2u);
   const Tensor h = ensemble_linear(x, we, be);
   EXPECT_EQ(launches([&] { layernorm_mish(h, g, beta); }), 1u);
+  EXPECT_EQ(launches([&] { bias_layernorm(ensemble_linear(x, we), be, g, beta, true); }), 2u);
+
+  // nn blocks on the device: a NormedLinear(Mish) layer is its GEMM plus one LayerNorm launch
+  // that adds the bias, so an Mlp with 2 hidden layers and a plain output is 2 + 2 + 2 launches.
+  nn::ParamArena arena;
+  nn::Mlp mlp(arena, "mlp", {.in = 37, .hidden = {40, 40}, .out = 11, .out_act = std::nullopt});
+  nn::Ensemble ens(arena, "q", 5, {.in = 37, .hidden = {40, 40}, .out = 11, .out_act = std::nullopt});
+  arena.allocate();
+  arena.to(Device::kCuda);
+  EXPECT_EQ(launches([&] { mlp.forward(x); }), 6u);
+  EXPECT_EQ(launches([&] { ens.forward(x); }), 6u);  // the same for 5 members as for one
 }
 #endif
 
@@ -135,6 +146,18 @@ TEST_F(EngineOpsCuda, ModulesFollowTheirArenaToTheDevice) {
   const Tensor y_gpu = mlp.forward(dev(x)), q_gpu = ens.forward(dev(x));
   EXPECT_TRUE(all_close(host(y_gpu).data(), y_cpu.data(), y_cpu.numel(), 1e-5, 1e-4));
   EXPECT_TRUE(all_close(host(q_gpu).data(), q_cpu.data(), q_cpu.numel(), 1e-5, 1e-4));
+
+  // Parameter gradients land in the device arena's grad block and equal the CPU's (the device
+  // path fuses each bias into its LayerNorm, the CPU path adds it in the GEMM).
+  const Tensor w_y = uniform_tensor(y_cpu.shape(), -1.f, 1.f, 41),
+               w_q = uniform_tensor(q_cpu.shape(), -1.f, 1.f, 42);
+  arena.zero_grad();
+  backward(add(sum(mul(y_gpu, dev(w_y))), sum(mul(q_gpu, dev(w_q)))));
+  const Tensor grads_gpu = host(arena.grads_tensor());
+  arena.to(Device::kCpu);
+  arena.zero_grad();
+  backward(add(sum(mul(mlp.forward(x), w_y)), sum(mul(ens.forward(x), w_q))));
+  EXPECT_TRUE(all_close(grads_gpu.data(), arena.grads_tensor().data(), grads_gpu.numel(), 1e-5, 1e-4));
 }
 
 // The new launchers over block sizes: results may not depend on the launch shape.

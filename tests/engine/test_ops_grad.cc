@@ -138,6 +138,17 @@ TEST_P(OpsGrad, RowOps) {
   // Ensemble form: per-member gamma/beta.
   EXPECT_TRUE(gradcheck([](const V& v) { return layernorm_mish(v[0], v[1], v[2]); },
                         {U({3, 2, 8}, 14, -2.f, 2.f), U({3, 8}, 15, 0.5f, 1.5f), U({3, 8}, 16)}, opt()));
+  // LayerNorm with a fused input bias (plain and per-member), with and without Mish.
+  for (bool mish : {false, true}) {
+    EXPECT_TRUE(gradcheck([mish](const V& v) { return bias_layernorm(v[0], v[1], v[2], v[3], mish); },
+                          {U({5, 12}, 17, -2.f, 2.f), U({12}, 18), U({12}, 19, 0.5f, 1.5f), U({12}, 20)},
+                          opt()))
+        << "mish " << mish;
+    EXPECT_TRUE(gradcheck(
+        [mish](const V& v) { return bias_layernorm(v[0], v[1], v[2], v[3], mish); },
+        {U({3, 2, 9}, 21, -2.f, 2.f), U({3, 9}, 22), U({3, 9}, 23, 0.5f, 1.5f), U({3, 9}, 24)}, opt()))
+        << "ensemble, mish " << mish;
+  }
   EXPECT_TRUE(gradcheck([](const V& v) { return softmax(v[0]); }, {U({4, 7}, 7, -2.f, 2.f)}, opt()));
   EXPECT_TRUE(gradcheck([](const V& v) { return log_softmax(v[0]); }, {U({4, 7}, 8, -2.f, 2.f)}, opt()));
   EXPECT_TRUE(gradcheck([](const V& v) { return simnorm(v[0], 8); }, {U({3, 24}, 9, -2.f, 2.f)}, opt()));

@@ -215,6 +215,17 @@ TEST_P(OpsFused, LayerNormMishEqualsLayerNormThenMish) {
       {U({33, 512}, 1, -3.f, 3.f), U({512}, 2, 0.5f, 1.5f), U({512}, 3)}, 1e-5);
 }
 
+TEST_P(OpsFused, BiasLayerNormEqualsAddThenLayerNorm) {
+  // Per-member bias, gamma, beta over (E, B, cols), as the Q ensemble's hidden layers use it.
+  expect_same_fn(
+      dev(),
+      [](const std::vector<Tensor>& v) { return bias_layernorm(v[0], v[1], v[2], v[3], /*mish=*/true); },
+      [](const std::vector<Tensor>& v) {
+        return layernorm_mish(add(v[0], reshape(v[1], {5, 1, 77})), v[2], v[3]);
+      },
+      {U({5, 33, 77}, 1, -3.f, 3.f), U({5, 77}, 2), U({5, 77}, 3, 0.5f, 1.5f), U({5, 77}, 4)}, 1e-5);
+}
+
 TEST_P(OpsFused, SoftCeEqualsLogSoftmaxTimesTwoHot) {
   const Tensor target = on(Tensor::from({-1e5f, -30.f, -0.7f, 0.f, 0.05f, 2.3f, 150.f, 9e4f}, {8, 1}));
   expect_same_fn(

@@ -63,6 +63,11 @@ Tensor symexp(const Tensor& x);                     // sign(x) (e^|x| - 1)
 Tensor layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
 // mish(layernorm(x)) in one pass over memory.
 Tensor layernorm_mish(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
+// layernorm(x + bias) (then Mish when `mish`), bias shaped like gamma: the tail of a NormedLinear
+// whose GEMM ran without its bias. On CUDA one launch (the bias is added inside the LayerNorm
+// kernel, and its gradient is the LayerNorm backward's column sum); on the CPU add then layernorm.
+Tensor bias_layernorm(const Tensor& x, const Tensor& bias, const Tensor& gamma, const Tensor& beta, bool mish,
+                      float eps = 1e-5f);
 Tensor softmax(const Tensor& x);      // over the last dim
 Tensor log_softmax(const Tensor& x);  // over the last dim
 // Softmax over consecutive groups of `group` features of the last dim (TD-MPC2's SimNorm, V=8).
