@@ -24,17 +24,22 @@
 #include "lucid/kernels/cuda/softmax.h"
 #include "lucid/kernels/cuda/stream.h"
 
-// X(name) for every lucid::kernels::<name>_cuda the engine dispatches to.
-#define LUCID_CUDA_LAUNCHER_LIST(X)                                                                          \
-  X(unary_forward)                                                                                           \
-  X(unary_backward) X(binary_forward) X(binary_backward) X(fill) X(accumulate) X(expand) X(gemm)             \
-      X(gemm_strided_batched) X(copy_rows) X(gather_rows) X(scatter_add_rows) X(scatter_last) X(reduce_last) \
-          X(reduce_leading_sum) X(scale) X(layernorm_forward) X(layernorm_backward)                          \
-              X(ensemble_layernorm_forward) X(ensemble_layernorm_backward) X(softmax_forward)                \
-                  X(softmax_backward) X(two_hot) X(soft_ce_forward) X(soft_ce_backward) X(mse_forward)       \
-                      X(mse_backward) X(dropout_forward) X(dropout_backward) X(gru_torch_forward)            \
-                          X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) X(adam_arena_step)      \
-                              X(ema_lerp) X(sumsq) X(clip_by_norm)
+// X(name) for every lucid::kernels::<name>_cuda the engine dispatches to, by launcher file.
+// clang-format off
+#define LUCID_CUDA_LAUNCHER_LIST(X)                                                                \
+  X(unary_forward) X(unary_backward) X(binary_forward) X(binary_backward)      /* elementwise */   \
+  X(fill) X(accumulate) X(expand)                                                                  \
+  X(gemm) X(gemm_strided_batched)                                              /* gemm */          \
+  X(copy_rows) X(gather_rows) X(scatter_add_rows) X(scatter_last)              /* copy */          \
+  X(reduce_last) X(reduce_leading_sum)                                         /* reduce */        \
+  X(ensemble_layernorm_forward) X(ensemble_layernorm_backward)                 /* layernorm */     \
+  X(softmax_forward) X(softmax_backward) X(two_hot) X(soft_ce_forward)         /* softmax */       \
+  X(soft_ce_backward)                                                                              \
+  X(mse_forward) X(mse_backward)                                               /* loss */          \
+  X(dropout_forward) X(dropout_backward)                                       /* random */        \
+  X(gru_torch_forward) X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) /* gru */        \
+  X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */
+// clang-format on
 
 namespace lucid {
 
