@@ -7,6 +7,7 @@
 // accumulate), copy.cu, gemm.cu, loss.cu, optim.cu (adam_arena_step, sumsq + clip_by_norm, ema).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,25 @@ TEST_F(EngineOpsCuda, OutputsAndGradientsStayOnTheDevice) {
   ASSERT_TRUE(x.grad().defined() && w.grad().defined());
   EXPECT_EQ(x.grad().device(), Device::kCuda);
   EXPECT_EQ(w.grad().device(), Device::kCuda);
+}
+
+// Dropout on the device draws lucid::Rng's very numbers: the same mask as on the CPU for the same
+// (seed, stream, offset), and the Rng advances by the same number of blocks on both devices.
+TEST_F(EngineOpsCuda, DropoutMaskEqualsTheCpuMask) {
+  const Tensor x = uniform_tensor({7, 45}, 0.5f, 1.5f, 43);  // 315 values: not a multiple of 4
+  Rng cpu_rng(9, 2), gpu_rng(9, 2);
+  cpu_rng.set_offset(5), gpu_rng.set_offset(5);
+  for (int draw = 0; draw < 2; ++draw) {
+    const Tensor y_cpu = dropout(x, 0.3f, cpu_rng), y_gpu = host(dropout(dev(x), 0.3f, gpu_rng));
+    int dropped = 0;
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_EQ(y_gpu.data()[i] == 0.f, y_cpu.data()[i] == 0.f) << "draw " << draw << " element " << i;
+      EXPECT_NEAR(y_gpu.data()[i], y_cpu.data()[i], 1e-6f * std::abs(y_cpu.data()[i]));
+      dropped += y_cpu.data()[i] == 0.f;
+    }
+    EXPECT_GT(dropped, 0);
+    EXPECT_EQ(gpu_rng.offset(), cpu_rng.offset());
+  }
 }
 
 #if defined(LUCID_EMU)
