@@ -66,10 +66,15 @@ Tensor Tensor::zeros(const Shape& shape, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
+  if (device == Device::kCuda) {  // a fill launch: no host buffer, no host-device sync (backward's seed)
+    Tensor t = empty(shape, device);
+    t.fill(value);
+    return t;
+  }
   Tensor t = empty(shape, Device::kCpu);
   float* p = t.data();
   for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
-  return device == Device::kCpu ? t : t.to(device);
+  return t;
 }
 
 Tensor Tensor::from(const std::vector<float>& values, const Shape& shape, Device device) {
