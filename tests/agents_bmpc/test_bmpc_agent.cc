@@ -153,7 +153,7 @@ TEST(BmpcAgent, StateRoundTripContinuesIdentically) {
   Rng r1(4, 0);
   add_seed_episode(ba, r1, 20);
   a.act(std::vector<float>(kObs, 0.1f), false);  // out of pretraining
-  for (int i = 0; i < 3; ++i) a.update(ba);  // reanalyzes at updates 0 and 2: the buffer's experts change
+  for (int i = 0; i < 3; ++i) a.update(ba);      // reanalyzes at updates 0 and 2: the buffer's experts change
   b.load_state(a.state());
   bb.load_state(ba.state());  // the expert field is adopted when b registers it
   const UpdateInfo ia = a.update(ba), ib = b.update(bb);
