@@ -29,7 +29,7 @@ std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 // over rows, bias first so the GEMM accumulates onto it.
 void linear_forward(const float* x, const float* w, const float* bias, int rows, int n, int k,
                     std::uint64_t version, float* out) {
-  if (rows <= kernels::kGemmSmallMaxM && version != kUnversionedWeights) {
+  if (version != kUnversionedWeights) {
     kernels::gemm_small_cpu(true, rows, n, k, 1.f, x, k, w, k, version, 0.f, out, n, bias);
     return;
   }
@@ -109,17 +109,31 @@ void MlpCache::reserve(const Mlp& mlp, int max_rows) {
   capacity_ = static_cast<int>(rows);
 }
 
-void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask,
-                 std::uint64_t weights_version) {
-  kernels::init_threads();
-  LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
-      << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
-  cache.rows_ = rows;
-  cache.mask_ = mask;
-  const float* x = cache.input_.data();
-  for (std::size_t li = 0; li < mlp.layers().size(); ++li) {
+namespace {
+
+// LayerNorm (+ Mish, or + SimNorm) of the linear output c.h into c.y, saving mean and 1/std.
+void norm_layer(const Mlp& mlp, const LayerSpec& s, const float* params, float* ln_scratch, int rows,
+                float* h_mean, float* h_rstd, const float* h, float* y) {
+  const float* gamma = params + s.gamma;
+  const float* beta = params + s.beta;
+  if (s.act == Activation::kSimNorm) {
+    kernels::layernorm_forward_cpu(h, gamma, beta, ln_scratch, h_mean, h_rstd, rows, s.out, kLayerNormEps,
+                                   false);
+    const int g = mlp.simnorm_dim();
+    kernels::softmax_forward_cpu(ln_scratch, y, std::int64_t{rows} * (s.out / g), g, false);
+  } else {
+    kernels::layernorm_forward_cpu(h, gamma, beta, y, h_mean, h_rstd, rows, s.out, kLayerNormEps,
+                                   s.act == Activation::kMish);
+  }
+}
+
+}  // namespace
+
+void MlpCache::forward_layers(const Mlp& mlp, const float* params, int first, int rows, const float* x,
+                              std::uint64_t weights_version) {
+  for (std::size_t li = static_cast<std::size_t>(first); li < mlp.layers().size(); ++li) {
     const LayerSpec& s = mlp.layers()[li];
-    MlpCache::Layer& c = cache.layers_[li];
+    Layer& c = layers_[li];
     float* y = c.y.data();
     if (!s.norm) {  // plain Linear: the output is all the backward needs
       linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, y);
@@ -128,24 +142,62 @@ void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
     }
     float* h = c.h.data();
     linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, h);
-    if (s.dropout && mask) {
+    if (s.dropout && mask_) {
       const std::int64_t n = std::int64_t{rows} * s.out;
-      for (std::int64_t i = 0; i < n; ++i) h[i] *= mask[i];
+      for (std::int64_t i = 0; i < n; ++i) h[i] *= mask_[i];
     }
-    const float* gamma = params + s.gamma;
-    const float* beta = params + s.beta;
-    if (s.act == Activation::kSimNorm) {
-      float* u = cache.grad_a_.data();  // LayerNorm output, read only by the softmax below
-      kernels::layernorm_forward_cpu(h, gamma, beta, u, c.mean.data(), c.rstd.data(), rows, s.out,
-                                     kLayerNormEps, false);
-      const int g = mlp.simnorm_dim();
-      kernels::softmax_forward_cpu(u, y, std::int64_t{rows} * (s.out / g), g, false);
-    } else {
-      kernels::layernorm_forward_cpu(h, gamma, beta, y, c.mean.data(), c.rstd.data(), rows, s.out,
-                                     kLayerNormEps, s.act == Activation::kMish);
-    }
+    // The LayerNorm output that SimNorm reads goes to grad_a_ (not needed by the backward).
+    norm_layer(mlp, s, params, grad_a_.data(), rows, c.mean.data(), c.rstd.data(), h, y);
     x = y;
   }
+}
+
+void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask,
+                 std::uint64_t weights_version) {
+  kernels::init_threads();
+  LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
+      << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
+  cache.rows_ = rows;
+  cache.mask_ = mask;
+  cache.forward_layers(mlp, params, 0, rows, cache.input_.data(), weights_version);
+}
+
+void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
+                               const float* shared, int shared_dim, const float* x,
+                               std::uint64_t weights_version) {
+  kernels::init_threads();
+  LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
+      << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
+  const LayerSpec& s = mlp.layers().front();
+  LUCID_CHECK(s.norm && shared_dim > 0 && shared_dim < s.in)
+      << "shared-prefix forward needs a normed first layer and 0 < shared_dim (" << shared_dim << ") < in ("
+      << s.in << ")";
+  cache.rows_ = rows;
+  cache.mask_ = nullptr;
+  const int rest = s.in - shared_dim;
+  const float* w = params + s.w;  // (out, in) row-major: columns [0, shared_dim) meet the shared prefix
+  // u = b + W[:, :shared_dim] shared, once for all rows (kept in grad_b_, free during a forward).
+  float* u = cache.grad_b_.data();
+  for (int j = 0; j < s.out; ++j) {
+    const float* wj = w + sz(j) * s.in;
+    float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+    for (int k = 0; k < shared_dim; ++k) acc += wj[k] * shared[k];
+    u[j] = params[s.b + sz(j)] + acc;
+  }
+  // h_r = u + W[:, shared_dim:] x_r: a GEMM of depth `rest` (the action width) instead of `in`.
+  MlpCache::Layer& c = cache.layers_.front();
+  if (weights_version != kUnversionedWeights) {
+    kernels::gemm_small_cpu(true, rows, s.out, rest, 1.f, x, rest, w + shared_dim, s.in, weights_version, 0.f,
+                            c.h.data(), s.out, u);
+  } else {
+    for (int r = 0; r < rows; ++r) std::copy(u, u + s.out, c.h.data() + sz(r) * s.out);
+    kernels::gemm_rows_parallel_cpu(false, true, rows, s.out, rest, x, rest, w + shared_dim, s.in, 1.f,
+                                    c.h.data(), s.out);
+  }
+  norm_layer(mlp, s, params, cache.grad_a_.data(), rows, c.mean.data(), c.rstd.data(), c.h.data(),
+             c.y.data());
+  cache.forward_layers(mlp, params, 1, rows, c.y.data(), weights_version);
 }
 
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,

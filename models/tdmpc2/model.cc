@@ -5,6 +5,8 @@
 // gradients; training goes through the caches of the update (agents/tdmpc2).
 #include "lucid/models/tdmpc2/model.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -125,13 +127,20 @@ void Tdmpc2Model::check_single_task(const char* what) const {
                                  << cfg_.num_tasks << " tasks)";
 }
 
-void Tdmpc2Model::grow(int rows) const {
-  enc_cache_.reserve(layout_.encoder, rows);
-  dyn_cache_.reserve(layout_.dynamics, rows);
-  rew_cache_.reserve(layout_.reward, rows);
-  pi_cache_.reserve(layout_.pi, rows);
-  q_cache_.reserve(layout_.q.front(), rows);
-  if (decode_.size() < static_cast<std::size_t>(rows)) decode_.resize(rows);
+Tdmpc2Model::Scratch& Tdmpc2Model::scratch(int rows) const {
+  const int t = omp_in_parallel() ? omp_get_thread_num() : 0;
+  LUCID_CHECK(t < kMaxQueryThreads) << "TD-MPC2 queries from OpenMP thread " << t << ": at most "
+                                    << kMaxQueryThreads << " threads are supported";
+  std::unique_ptr<Scratch>& slot = scratch_[static_cast<std::size_t>(t)];
+  if (!slot) slot = std::make_unique<Scratch>();
+  Scratch& s = *slot;
+  s.enc.reserve(layout_.encoder, rows);
+  s.dyn.reserve(layout_.dynamics, rows);
+  s.rew.reserve(layout_.reward, rows);
+  s.pi.reserve(layout_.pi, rows);
+  s.q.reserve(layout_.q.front(), rows);
+  if (s.decode.size() < static_cast<std::size_t>(rows)) s.decode.resize(rows);
+  return s;
 }
 
 namespace {
@@ -146,56 +155,56 @@ void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const cha
 
 void Tdmpc2Model::encode_raw(const float* obs, int rows, float* z) const {
   check_single_task("encode");
-  grow(rows);
-  std::memcpy(enc_cache_.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
-  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows, nullptr, weights_version_);
-  std::memcpy(z, enc_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+  Scratch& s = scratch(rows);
+  std::memcpy(s.enc.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
+  mlp_forward(layout_.encoder, block(layout_.encoder), s.enc, rows, nullptr, weights_version_);
+  std::memcpy(z, s.enc.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
 void Tdmpc2Model::next_raw(const float* z, const float* a, int rows, float* z_next) const {
   check_single_task("next");
-  grow(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, dyn_cache_.input());
-  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows, nullptr, weights_version_);
-  std::memcpy(z_next, dyn_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+  Scratch& s = scratch(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.dyn.input());
+  mlp_forward(layout_.dynamics, block(layout_.dynamics), s.dyn, rows, nullptr, weights_version_);
+  std::memcpy(z_next, s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
 void Tdmpc2Model::reward_raw(const float* z, const float* a, int rows, float* r) const {
   check_single_task("reward");
-  grow(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, rew_cache_.input());
-  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows, nullptr, weights_version_);
-  two_hot_inv_rows(rew_cache_.output(), rows, cfg_, r);
+  Scratch& s = scratch(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.rew.input());
+  mlp_forward(layout_.reward, block(layout_.reward), s.rew, rows, nullptr, weights_version_);
+  two_hot_inv_rows(s.rew.output(), rows, cfg_, r);
 }
 
 void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target,
                         float* v) const {
   check_single_task("Q");
-  grow(rows);
+  Scratch& s = scratch(rows);
   std::vector<int> all;
   if (heads.empty()) {
     for (int h = 0; h < cfg_.num_q; ++h) all.push_back(h);
     heads = all;
   }
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, q_cache_.input());
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.q.input());
   std::fill(v, v + rows, 0.f);
   const float w = 1.f / static_cast<float>(heads.size());
   for (int h : heads) {
     LUCID_CHECK(h >= 0 && h < cfg_.num_q) << "Q head " << h << " out of range [0, " << cfg_.num_q << ")";
     const float* p = use_target ? target_block(h) : block(layout_.q[h]);
-    mlp_forward(layout_.q[h], p, q_cache_, rows, nullptr, weights_version_);
-    two_hot_inv_rows(q_cache_.output(), rows, cfg_, decode_.data());
-    for (int r = 0; r < rows; ++r) v[r] += w * decode_[r];
+    mlp_forward(layout_.q[h], p, s.q, rows, nullptr, weights_version_);
+    two_hot_inv_rows(s.q.output(), rows, cfg_, s.decode.data());
+    for (int r = 0; r < rows; ++r) v[r] += w * s.decode[r];
   }
 }
 
 void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, float* action) const {
   check_single_task("pi");
-  grow(rows);
+  Scratch& s = scratch(rows);
   const int A = cfg_.action_dim;
-  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
-  const float* out = pi_cache_.output();
+  std::memcpy(s.pi.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), s.pi, rows, nullptr, weights_version_);
+  const float* out = s.pi.output();
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (int r = 0; r < rows; ++r) {
     const float* mu = out + static_cast<std::size_t>(r) * 2 * A;
@@ -234,6 +243,25 @@ void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r)
   reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
 }
 
+void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z, const Tensor& a,
+                                        const Tensor& r, const Tensor& z_next) const {
+  check_single_task("step");
+  const std::int64_t rows = a.shape().rows();
+  check_rows(z_shared, 1, cfg_.latent_dim, "TD-MPC2 step shared z");
+  check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 step z");
+  check_rows(a, rows, cfg_.action_dim, "TD-MPC2 step a");
+  check_rows(r, rows, 1, "TD-MPC2 step r");
+  check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 step z'");
+  const int n = static_cast<int>(rows);
+  Scratch& s = scratch(n);
+  mlp_forward_shared_prefix(layout_.reward, block(layout_.reward), s.rew, n, z_shared.data(), cfg_.latent_dim,
+                            a.data(), weights_version_);
+  two_hot_inv_rows(s.rew.output(), n, cfg_, r.data());
+  mlp_forward_shared_prefix(layout_.dynamics, block(layout_.dynamics), s.dyn, n, z_shared.data(),
+                            cfg_.latent_dim, a.data(), weights_version_);
+  std::memcpy(z_next.data(), s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
+}
+
 void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
                              const Tensor& v) const {
   const std::int64_t rows = z.shape().rows();
@@ -261,13 +289,13 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(mean, rows, A, "TD-MPC2 pi mean");
   check_rows(log_std, rows, A, "TD-MPC2 pi log_std");
-  grow(static_cast<int>(rows));
-  std::memcpy(pi_cache_.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, static_cast<int>(rows), nullptr, weights_version_);
+  Scratch& s = scratch(static_cast<int>(rows));
+  std::memcpy(s.pi.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), s.pi, static_cast<int>(rows), nullptr, weights_version_);
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (std::int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < A; ++j) {
-      const float* o = pi_cache_.output() + r * 2 * A;
+      const float* o = s.pi.output() + r * 2 * A;
       mean.data()[r * A + j] = o[j];
       log_std.data()[r * A + j] = cfg_.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
     }

@@ -4,12 +4,16 @@
 // P = num_pi_trajs of them are the policy-prior sequences.
 #include "lucid/planners/mppi.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <exception>
 
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/planners/elite_refit.h"
 
 namespace lucid::planners {
@@ -39,11 +43,14 @@ void Mppi::allocate(int max_batch) {
   z_start_ = Tensor::zeros(Shape{rows, L});
   z_a_ = Tensor::zeros(Shape{rows, L});
   z_b_ = Tensor::zeros(Shape{rows, L});
+  z_term_ = Tensor::zeros(Shape{rows, L});
   actions_ = Tensor::zeros(Shape{H, rows, A});
   pi_z_a_ = Tensor::zeros(Shape{max_batch * P, L});
   pi_z_b_ = Tensor::zeros(Shape{max_batch * P, L});
   pi_actions_ = Tensor::zeros(Shape{H, max_batch * P, A});
   pi_eps_ = Tensor::zeros(Shape{max_batch * P, A});
+  pi_reward_ = Tensor::zeros(Shape{max_batch * P, 1});
+  pi_return_.assign(static_cast<std::size_t>(max_batch) * P, 0.f);
   reward_ = Tensor::zeros(Shape{rows, 1});
   q_ = Tensor::zeros(Shape{rows, 1});
   term_action_ = Tensor::zeros(Shape{rows, A});
@@ -58,26 +65,39 @@ void Mppi::allocate(int max_batch) {
   elite_.assign(static_cast<std::size_t>(max_batch) * K, 0);
   score_.assign(static_cast<std::size_t>(max_batch) * K, 0.f);
   elite_trace_.reserve(iterations());
-  view_batch_ = -1;
+  view_batch_ = view_threads_ = -1;
   warm_ = false;
 }
 
 void Mppi::reset() { warm_ = false; }
 
-void Mppi::make_views(int batch) {
-  if (batch == view_batch_) return;
-  const std::int64_t rows = static_cast<std::int64_t>(batch) * cfg_.num_samples;
-  const std::int64_t prow = static_cast<std::int64_t>(batch) * std::max(cfg_.num_pi_trajs, 1);
+Mppi::Chunk Mppi::make_chunk(std::int64_t begin, std::int64_t end) {
+  Chunk c;
+  c.begin = begin;
+  c.end = end;
+  c.z_start = z_start_.view_rows(begin, end);
+  c.z_a = z_a_.view_rows(begin, end);
+  c.z_b = z_b_.view_rows(begin, end);
+  c.z_term = z_term_.view_rows(begin, end);
+  c.reward = reward_.view_rows(begin, end);
+  c.q = q_.view_rows(begin, end);
+  c.term_action = term_action_.view_rows(begin, end);
+  c.term_eps = term_eps_.view_rows(begin, end);
+  for (int t = 0; t < cfg_.horizon; ++t) c.actions.push_back(actions_[t].view_rows(begin, end));
+  return c;
+}
+
+void Mppi::make_views(int batch, int threads) {
+  if (batch == view_batch_ && threads == view_threads_) return;
+  const int S = cfg_.num_samples, P = cfg_.num_pi_trajs;
+  const std::int64_t rows = static_cast<std::int64_t>(batch) * S;
+  const std::int64_t prow = static_cast<std::int64_t>(batch) * std::max(P, 1);
   v_.obs_z0 = z0_.view_rows(0, batch);
   v_.z_start = z_start_.view_rows(0, rows);
-  v_.z_a = z_a_.view_rows(0, rows);
-  v_.z_b = z_b_.view_rows(0, rows);
   v_.pi_z_a = pi_z_a_.view_rows(0, prow);
   v_.pi_z_b = pi_z_b_.view_rows(0, prow);
   v_.pi_eps = pi_eps_.view_rows(0, prow);
-  v_.reward = reward_.view_rows(0, rows);
-  v_.q = q_.view_rows(0, rows);
-  v_.term_action = term_action_.view_rows(0, rows);
+  v_.pi_reward = pi_reward_.view_rows(0, prow);
   v_.term_eps = term_eps_.view_rows(0, rows);
   v_.out = out_.view_rows(0, batch);
   v_.actions.clear();
@@ -86,7 +106,20 @@ void Mppi::make_views(int batch) {
     v_.actions.push_back(actions_[t].view_rows(0, rows));
     v_.pi_actions.push_back(pi_actions_[t].view_rows(0, prow));
   }
+  // Thread c rolls out slice c of every observation's Gaussian rows, then slice c of all rows.
+  v_.sampled.clear();
+  v_.all_rows.clear();
+  for (int b = 0; b < batch; ++b) {
+    const std::int64_t first = static_cast<std::int64_t>(b) * S + P, n = S - P;
+    for (int c = 0; c < threads; ++c) {
+      v_.sampled.push_back(make_chunk(first + n * c / threads, first + n * (c + 1) / threads));
+      v_.sampled.back().z_shared = z0_.view_rows(b, b + 1);
+    }
+  }
+  for (int c = 0; c < threads; ++c)
+    v_.all_rows.push_back(make_chunk(rows * c / threads, rows * (c + 1) / threads));
   view_batch_ = batch;
+  view_threads_ = threads;
 }
 
 namespace {
@@ -108,37 +141,85 @@ void pick_two(int n, Rng& rng, int* heads, int* count) {
 
 }  // namespace
 
-void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) {
-  const int H = cfg_.horizon;
-  const std::int64_t rows = static_cast<std::int64_t>(batch) * cfg_.num_samples;
-  std::memcpy(v_.z_a.data(), v_.z_start.data(), sizeof(float) * rows * cfg_.latent_dim);
-  std::fill(value_.begin(), value_.begin() + rows, 0.f);
-  Tensor* z = &v_.z_a;
-  Tensor* z_next = &v_.z_b;
+void Mppi::rollout(const models::WorldModel& model, const Chunk& c) {
+  if (c.end == c.begin) return;
+  float* value = value_.data() + c.begin;
+  const std::int64_t n = c.end - c.begin;
+  const Tensor* z = &c.z_start;
   float discount = 1.f;
-  for (int t = 0; t < H; ++t) {
-    model.reward_into(*z, v_.actions[t], v_.reward);
-    model.next_into(*z, v_.actions[t], *z_next);
-    const float* r = v_.reward.data();
-    for (std::int64_t i = 0; i < rows; ++i) value_[i] += discount * r[i];
+  for (int t = 0; t < cfg_.horizon; ++t) {
+    const Tensor& z_next = t + 1 == cfg_.horizon ? c.z_term : (t % 2 == 0 ? c.z_a : c.z_b);
+    if (t == 0) {  // every row starts from its observation's latent
+      model.step_from_shared_into(c.z_shared, *z, c.actions[0], c.reward, z_next);
+    } else {
+      model.reward_into(*z, c.actions[t], c.reward);
+      model.next_into(*z, c.actions[t], z_next);
+    }
+    const float* r = c.reward.data();
+    if (t == 0)
+      for (std::int64_t i = 0; i < n; ++i) value[i] = r[i];
+    else
+      for (std::int64_t i = 0; i < n; ++i) value[i] += discount * r[i];
     discount *= cfg_.discount;
-    std::swap(z, z_next);
+    z = &z_next;
   }
+}
+
+void Mppi::terminal_value(const models::WorldModel& model, const Chunk& c, std::span<const int> heads,
+                          float gamma_h) {
+  if (c.end == c.begin) return;
   // Terminal value with a *sampled* policy action, averaged over two random heads.
-  rng.normal(v_.term_eps.data(), static_cast<std::size_t>(v_.term_eps.numel()));
-  model.policy_action_into(*z, v_.term_eps, v_.term_action);
-  int heads[2], n_heads = 0;
-  pick_two(model.num_values(), rng, heads, &n_heads);
-  model.value_into(*z, v_.term_action, std::span<const int>(heads, n_heads), v_.q);
-  const float* q = v_.q.data();
-  for (std::int64_t i = 0; i < rows; ++i) {
-    float v = value_[i] + discount * q[i];
+  model.policy_action_into(c.z_term, c.term_eps, c.term_action);
+  model.value_into(c.z_term, c.term_action, heads, c.q);
+  const float* q = c.q.data();
+  float* value = value_.data() + c.begin;
+  for (std::int64_t i = 0, n = c.end - c.begin; i < n; ++i) {
+    float v = value[i] + gamma_h * q[i];
     if (std::isnan(v))
       v = 0.f;  // torch.nan_to_num
     else if (std::isinf(v))
       v = v > 0 ? FLT_MAX : -FLT_MAX;
-    value_[i] = v;
+    value[i] = v;
   }
+}
+
+void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) {
+  const int S = cfg_.num_samples, P = cfg_.num_pi_trajs;
+  const int threads = static_cast<int>(v_.all_rows.size());
+  rng.normal(v_.term_eps.data(), static_cast<std::size_t>(v_.term_eps.numel()));
+  int heads[2], n_heads = 0;
+  pick_two(model.num_values(), rng, heads, &n_heads);
+  const std::span<const int> head_span(heads, n_heads);
+  float gamma_h = 1.f;  // by repeated products, as the official loop accumulates it
+  for (int t = 0; t < cfg_.horizon; ++t) gamma_h *= cfg_.discount;
+  for (int b = 0; b < batch; ++b)  // the policy rows' returns, rolled out once in plan()
+    std::copy_n(pi_return_.data() + static_cast<std::size_t>(b) * P, P,
+                value_.data() + static_cast<std::size_t>(b) * S);
+  if (threads == 1) {
+    for (const Chunk& c : v_.sampled) rollout(model, c);
+    terminal_value(model, v_.all_rows[0], head_span, gamma_h);
+    return;
+  }
+  // One parallel region per iteration; the inner kernels see an active region and run serially.
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    const int c = omp_get_thread_num();
+    try {
+      for (int b = 0; b < batch; ++b) rollout(model, v_.sampled[static_cast<std::size_t>(b) * threads + c]);
+    } catch (...) {
+#pragma omp critical(lucid_mppi_error)
+      error = std::current_exception();
+    }
+#pragma omp barrier
+    try {
+      if (!error) terminal_value(model, v_.all_rows[c], head_span, gamma_h);
+    } catch (...) {
+#pragma omp critical(lucid_mppi_error)
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) {
@@ -152,7 +233,7 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   const int B = static_cast<int>(batch64);
   const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
   const int P = cfg_.num_pi_trajs, K = cfg_.num_elites;
-  make_views(B);
+  make_views(B, model.concurrent_queries() ? kernels::num_threads() : 1);
 
   model.encode_into(obs, v_.obs_z0);
   const float* z0 = v_.obs_z0.data();
@@ -162,28 +243,41 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
       std::memcpy(zs + (static_cast<std::size_t>(b) * S + s) * L, z0 + static_cast<std::size_t>(b) * L,
                   sizeof(float) * L);
 
-  // Policy-prior sequences: a_t ~ pi(z_t), z_{t+1} = d(z_t, a_t), fixed across iterations.
+  // Policy-prior sequences: a_t ~ pi(z_t), z_{t+1} = d(z_t, a_t), fixed across iterations, so
+  // their discounted rewards and z_H are computed here once.
   if (P > 0) {
     float* pz = v_.pi_z_a.data();
     for (int b = 0; b < B; ++b)
       for (int p = 0; p < P; ++p)
         std::memcpy(pz + (static_cast<std::size_t>(b) * P + p) * L, z0 + static_cast<std::size_t>(b) * L,
                     sizeof(float) * L);
+    std::fill(pi_return_.begin(), pi_return_.begin() + static_cast<std::ptrdiff_t>(B) * P, 0.f);
     Tensor* z = &v_.pi_z_a;
     Tensor* z_next = &v_.pi_z_b;
+    float discount = 1.f;
     for (int t = 0; t < H; ++t) {
       rng.normal(v_.pi_eps.data(), static_cast<std::size_t>(v_.pi_eps.numel()));
       model.policy_action_into(*z, v_.pi_eps, v_.pi_actions[t]);
-      if (t + 1 < H) {
+      if (t == 0 && B == 1) {
+        model.step_from_shared_into(v_.obs_z0, *z, v_.pi_actions[0], v_.pi_reward, *z_next);
+      } else {
+        model.reward_into(*z, v_.pi_actions[t], v_.pi_reward);
         model.next_into(*z, v_.pi_actions[t], *z_next);
-        std::swap(z, z_next);
       }
+      std::swap(z, z_next);
+      const float* r = v_.pi_reward.data();
+      for (int i = 0; i < B * P; ++i) pi_return_[i] += discount * r[i];
+      discount *= cfg_.discount;
       const float* pa = v_.pi_actions[t].data();
       float* act = v_.actions[t].data();
       for (int b = 0; b < B; ++b)
         std::memcpy(act + static_cast<std::size_t>(b) * S * A, pa + static_cast<std::size_t>(b) * P * A,
                     sizeof(float) * P * A);
     }
+    float* zt = z_term_.data();
+    for (int b = 0; b < B; ++b)
+      std::memcpy(zt + static_cast<std::size_t>(b) * S * L, z->data() + static_cast<std::size_t>(b) * P * L,
+                  sizeof(float) * P * L);
   }
 
   // Mean warm-started by shifting the previous final mean; std reset to max_std every call.

@@ -133,5 +133,48 @@ TEST(Tdmpc2Mlp, MishMatchesDefinition) {
   }
 }
 
+// The planning shortcut: rows that share their first input columns ([z | a_r] with one z) give
+// the values of the plain forward on the concatenated rows, for a normed (Mish) first layer and
+// for the SimNorm dynamics, with packed (versioned) and BLAS weights alike.
+TEST(Tdmpc2Model, SharedPrefixForwardEqualsConcatenatedRows) {
+  Tdmpc2Model m(tdmpc2_preset(1, 5, 3));
+  Rng rng(9);
+  std::span<float> p = m.params();
+  rng.normal(p.data(), p.size());
+  for (float& x : p) x *= 0.1f;
+  m.bump_weights_version();
+  const int L = m.latent_dim(), A = 3, n = 13;
+  std::vector<float> z(L), a(static_cast<std::size_t>(n) * A);
+  rng.normal(z.data(), z.size());
+  rng.normal(a.data(), a.size());
+  for (const Mlp* mlp : {&m.layout().reward, &m.layout().dynamics}) {
+    for (std::uint64_t version : {m.weights_version(), kUnversionedWeights}) {
+      MlpCache full, shared;
+      full.reserve(*mlp, n);
+      shared.reserve(*mlp, n);
+      concat_rows(std::vector<float>(static_cast<std::size_t>(n) * L).data(), L, a.data(), A, n,
+                  full.input());
+      for (int r = 0; r < n; ++r)
+        std::copy(z.begin(), z.end(), full.input() + static_cast<std::size_t>(r) * (L + A));
+      mlp_forward(*mlp, m.block(*mlp), full, n, nullptr, version);
+      mlp_forward_shared_prefix(*mlp, m.block(*mlp), shared, n, z.data(), L, a.data(), version);
+      for (int i = 0; i < n * mlp->out_dim(); ++i)
+        ASSERT_NEAR(shared.output()[i], full.output()[i], 2e-5f) << i;
+    }
+  }
+  // And through the WorldModel query: reward and next latent as reward_into + next_into.
+  Tensor zs = Tensor::from(z, Shape{1, L});
+  Tensor zr = Tensor::zeros(Shape{n, L});
+  for (int r = 0; r < n; ++r) std::copy(z.begin(), z.end(), zr.data() + static_cast<std::size_t>(r) * L);
+  const Tensor at = Tensor::from(a, Shape{n, A});
+  Tensor r1 = Tensor::zeros(Shape{n, 1}), z1 = Tensor::zeros(Shape{n, L});
+  m.step_from_shared_into(zs, zr, at, r1, z1);
+  const Tensor r2 = m.reward(zr, at), z2 = m.next(zr, at);
+  for (int i = 0; i < n; ++i)
+    EXPECT_NEAR(r1.data()[i], r2.data()[i], 1e-4f * (1.f + std::fabs(r2.data()[i])));
+  for (int i = 0; i < n * L; ++i) EXPECT_NEAR(z1.data()[i], z2.data()[i], 1e-5f);
+  EXPECT_THROW(m.step_from_shared_into(zr, zr, at, r1, z1), ShapeError);
+}
+
 }  // namespace
 }  // namespace lucid::models::tdmpc2

@@ -43,7 +43,7 @@ class ToyModel final : public models::WorldModel {
   }
   void reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const override {
     const std::int64_t n = z.size(0);
-    if (record_ && recorded_.empty()) recorded_.assign(a.data(), a.data() + n * kA);
+    if (record_ && recorded_.empty() && n == record_rows_) recorded_.assign(a.data(), a.data() + n * kA);
     for (std::int64_t b = 0; b < n; ++b) {
       const int t = static_cast<int>(z.data()[b * 3 + kA]);
       float s = 0.f;
@@ -67,7 +67,8 @@ class ToyModel final : public models::WorldModel {
   }
 
   mutable bool record_ = false;
-  mutable std::vector<float> recorded_;  // actions of the first reward call after record_ was set
+  int record_rows_ = 0;                  // batch size of the reward call to record
+  mutable std::vector<float> recorded_;  // actions of the first such reward call after record_ was set
 };
 
 PlannerConfig toy_config() {
@@ -98,12 +99,12 @@ TEST(Mppi, FindsTheKnownOptimumAndImprovesOverIterations) {
 }
 
 // Median of dim 0 of the Gaussian samples at step 0 of the first iteration: clamping to [-1, 1] does not
-// move the median, so it estimates the mean MPPI started from.
+// move the median, so it estimates the mean MPPI started from. MPPI rolls the policy rows out once
+// per call and the Gaussian rows (num_samples - num_pi_trajs of them, batch 1) in each iteration.
+int gaussian_rows() { return toy_config().num_samples - toy_config().num_pi_trajs; }
 float first_iteration_median(const ToyModel& m) {
-  const PlannerConfig c = toy_config();
-  const int rows = c.num_samples;  // batch 1
   std::vector<float> xs;
-  for (int s = c.num_pi_trajs; s < rows; ++s) xs.push_back(m.recorded_[s * kA]);
+  for (int s = 0; s < gaussian_rows(); ++s) xs.push_back(m.recorded_[s * kA]);
   std::nth_element(xs.begin(), xs.begin() + xs.size() / 2, xs.end());
   return xs[xs.size() / 2];
 }
@@ -118,6 +119,7 @@ TEST(Mppi, WarmStartShiftsThePreviousMeanAndResetDropsIt) {
   const float prev_t1 = mppi.mean()[1 * kA];  // final mean, step 1, dim 0 (about 0.6)
   ASSERT_NEAR(prev_t1, target(1, 0), 0.05f);
   model.record_ = true;
+  model.record_rows_ = gaussian_rows();
   mppi.plan(model, obs, rng, false);
   EXPECT_NEAR(first_iteration_median(model), prev_t1, 0.3f);  // shifted: step 1 became step 0
   mppi.reset();

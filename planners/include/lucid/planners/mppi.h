@@ -1,10 +1,17 @@
 // MPPI — TD-MPC2's sampling planner (facts/tdmpc2.md §1.6), batched over B observations.
 //
 // Per observation: num_pi_trajs action sequences rolled out with the policy prior (fixed across
-// iterations), num_samples - num_pi_trajs Gaussian sequences clamp(mean + std N(0,1), -1, 1);
-// every sequence of every observation goes through the model in one batch of B * num_samples
-// rows per horizon step. Value = sum_t gamma^t r_t + gamma^H mean(Q of 2 random heads)(z_H,
-// pi(z_H)) (only those 2 heads are evaluated). The num_elites best refit mean and std with
+// iterations), num_samples - num_pi_trajs Gaussian sequences clamp(mean + std N(0,1), -1, 1).
+// Value = sum_t gamma^t r_t + gamma^H mean(Q of 2 random heads)(z_H, pi(z_H)) (only those 2 heads
+// are evaluated). The policy sequences' rewards and z_H do not change across iterations, so they
+// are rolled out once per call and only their terminal value (a fresh pi(z_H) sample) is
+// recomputed: the same values as the official loop, with num_pi_trajs / num_samples less rollout
+// work.
+//
+// Threads: when the model allows concurrent queries, each OpenMP thread rolls out its own slice
+// of the rows from start to terminal value, so one iteration has one fork/join instead of one per
+// GEMM and LayerNorm; every row's arithmetic is the same as in a single batch, so results do not
+// depend on the thread count. The num_elites best refit mean and std with
 // weights exp(temperature (v - v_max)); std is reset to max_std every call, mean warm-starts from
 // the previous call's final mean shifted by one step. The action is the first step of one elite
 // drawn by Gumbel-max in proportion to its weight, plus std[0] N(0,1) noise when training.
@@ -13,6 +20,7 @@
 // nothing (tensor views are rebuilt only when B changes).
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "lucid/planners/planner.h"
@@ -35,31 +43,49 @@ class Mppi final : public Planner {
   const std::vector<float>& elite_value_trace() const { return elite_trace_; }
 
  private:
-  void make_views(int batch);
+  // A slice [begin, end) of the rows with views of every per-row buffer on it.
+  struct Chunk {
+    std::int64_t begin = 0, end = 0;
+    Tensor z_start, z_a, z_b, z_term, reward, q, term_action, term_eps;
+    Tensor z_shared;              // (1, L): the observation's latent, for chunks inside one observation
+    std::vector<Tensor> actions;  // per step
+  };
+  void make_views(int batch, int threads);
+  Chunk make_chunk(std::int64_t begin, std::int64_t end);
+  // Rewards summed into value_ and z_H into z_term_, over the chunk's rows.
+  void rollout(const models::WorldModel& model, const Chunk& c);
+  // value_ += gamma^H * mean over `heads` of Q(z_H, pi(z_H)) over the chunk's rows.
+  void terminal_value(const models::WorldModel& model, const Chunk& c, std::span<const int> heads,
+                      float gamma_h);
   void estimate_value(const models::WorldModel& model, int batch, Rng& rng);
 
   PlannerConfig cfg_;
   int max_batch_ = 0;
-  int view_batch_ = -1;
+  int view_batch_ = -1, view_threads_ = -1;
   bool warm_ = false;  // prev_mean_ holds a previous call's mean
 
   // Full-size buffers (rows = max_batch * num_samples unless noted).
   Tensor z0_;                      // (max_batch, L)
   Tensor z_start_, z_a_, z_b_;     // (rows, L)
+  Tensor z_term_;                  // (rows, L): z_H of every sequence
   Tensor actions_;                 // (H, rows, A), sample-major within each observation
   Tensor pi_z_a_, pi_z_b_;         // (max_batch * P, L)
   Tensor pi_actions_;              // (H, max_batch * P, A)
   Tensor pi_eps_;                  // (max_batch * P, A)
+  Tensor pi_reward_;               // (max_batch * P, 1)
   Tensor reward_, q_;              // (rows, 1)
   Tensor term_action_, term_eps_;  // (rows, A)
   Tensor out_;                     // (max_batch, A)
   // Views of the above for the current batch size.
   struct Views {
-    Tensor obs_z0, z_start, z_a, z_b, pi_z_a, pi_z_b, pi_eps, reward, q, term_action, term_eps, out;
+    Tensor obs_z0, z_start, pi_z_a, pi_z_b, pi_eps, pi_reward, term_eps, out;
     std::vector<Tensor> actions, pi_actions;  // per step
+    std::vector<Chunk> sampled;               // the Gaussian rows, split per observation and thread
+    std::vector<Chunk> all_rows;              // every row, split per thread (terminal values)
   } v_;
 
   std::vector<float> value_;                   // rows
+  std::vector<float> pi_return_;               // max_batch * P: the policy rows' reward sums
   std::vector<float> noise_;                   // rows * H * A
   std::vector<float> mean_, std_, prev_mean_;  // (max_batch, H, A)
   std::vector<int> order_;                     // num_samples

@@ -102,7 +102,12 @@ class MlpCache {
 
  private:
   friend void mlp_forward(const Mlp&, const float*, MlpCache&, int, const float*, std::uint64_t);
+  friend void mlp_forward_shared_prefix(const Mlp&, const float*, MlpCache&, int, const float*, int,
+                                        const float*, std::uint64_t);
   friend void mlp_backward(const Mlp&, const float*, float*, MlpCache&, const float*, float*);
+  // Layers [first, end) on input x (rows x that layer's in), writing the caches.
+  void forward_layers(const Mlp& mlp, const float* params, int first, int rows, const float* x,
+                      std::uint64_t weights_version);
   struct Layer {
     std::vector<float> h;           // LayerNorm input: x W^T + b, times the dropout mask (norm layers)
     std::vector<float> mean, rstd;  // per row, as kernels::layernorm_forward_cpu wrote them (norm layers)
@@ -127,6 +132,16 @@ inline constexpr std::uint64_t kUnversionedWeights = ~std::uint64_t{0};
 // small-batch GEMM, whose cache it keys.
 void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask = nullptr,
                  std::uint64_t weights_version = kUnversionedWeights);
+
+// Inference forward of rows whose input is [shared | x_r]: the first shared_dim columns are one row
+// `shared` common to every row (planning rollouts that all start from the same latent), and x
+// holds only the rest, rows x (in_dim - shared_dim). The first layer then costs one
+// shared_dim-deep GEMV plus a GEMM only as deep as the rest (the action width) instead of in_dim.
+// Same values as mlp_forward on the concatenated rows up to float summation order. The cache
+// cannot feed mlp_backward afterwards (its input was never concatenated); no dropout.
+void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
+                               const float* shared, int shared_dim, const float* x,
+                               std::uint64_t weights_version = kUnversionedWeights);
 
 // dy: rows x out_dim. grads: the Mlp's gradient block (+=), or nullptr to skip every parameter
 // gradient (detached weights). dx: rows x in_dim (=), or nullptr.

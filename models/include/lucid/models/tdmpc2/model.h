@@ -12,7 +12,9 @@
 // counts cover it; the forward passes here are single-task and say so if asked for more.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -107,9 +109,12 @@ class Tdmpc2Model final : public WorldModel {
   int latent_dim() const override { return cfg_.latent_dim; }
   int num_values() const override { return cfg_.num_q; }
   bool value_uses_action() const override { return true; }
+  bool concurrent_queries() const override { return true; }
   void encode_into(const Tensor& obs, const Tensor& z) const override;
   void next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const override;
   void reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const override;
+  void step_from_shared_into(const Tensor& z_shared, const Tensor& z, const Tensor& a, const Tensor& r,
+                             const Tensor& z_next) const override;
   void value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
                   const Tensor& v) const override;
   void value_ensemble_into(const Tensor& z, const Tensor& a, const Tensor& vs) const override;
@@ -127,16 +132,25 @@ class Tdmpc2Model final : public WorldModel {
   void pi_action_raw(const float* z, const float* eps, int rows, float* action) const;
 
  private:
+  // One query's scratch (eval mode, no dropout): the MLP caches, grown to the largest batch this
+  // thread has asked for, then reused.
+  struct Scratch {
+    MlpCache enc, dyn, rew, pi, q;
+    std::vector<float> decode;
+  };
+  static constexpr int kMaxQueryThreads = 64;
+
   void check_single_task(const char* what) const;
-  void grow(int rows) const;
+  // The calling thread's scratch, grown to `rows`: OpenMP thread t of a team owns slot t (a serial
+  // caller is thread 0), so threads of one team may query concurrently without sharing a byte.
+  Scratch& scratch(int rows) const;
 
   Tdmpc2Config cfg_;
   Tdmpc2Layout layout_;
   std::vector<float> params_, grads_, target_q_;
   std::uint64_t weights_version_ = 0;
-  // Inference scratch (eval mode, no dropout), grown to the largest batch seen.
-  mutable MlpCache enc_cache_, dyn_cache_, rew_cache_, pi_cache_, q_cache_;
-  mutable std::vector<float> decode_;
+  // Per-thread inference scratch, created on a thread's first query.
+  mutable std::array<std::unique_ptr<Scratch>, kMaxQueryThreads> scratch_;
 };
 
 // ---- shared math of the heads (facts §1.4), used by the model and the update ----
