@@ -257,11 +257,22 @@ std::shared_ptr<const PackedB> gemm_pack_cached(bool trans_b, int n, int k, cons
   std::lock_guard<std::mutex> lock(cc.mu);
   auto it = cc.entries.find(key);
   if (it != cc.entries.end()) {
-    if (it->second.version == version && it->second.fingerprint == fp) {
-      cc.lru.splice(cc.lru.begin(), cc.lru, it->second.lru);
-      return it->second.packed;
+    CacheEntry& e = it->second;
+    if (e.version == version && e.fingerprint == fp) {
+      cc.lru.splice(cc.lru.begin(), cc.lru, e.lru);
+      return e.packed;
     }
-    cc.erase(it);  // one version per matrix: the old panels are dead once the weights moved
+    if (e.packed.use_count() == 1) {
+      // One version per matrix, and nobody holds the old panels: repack into the same block.
+      // Training bumps the version every update, and a fresh block each time would be fresh
+      // pages from the kernel (a page fault and a zeroing per 4 KiB) every step.
+      gemm_pack_b_cpu(trans_b, n, k, b, ldb, e.packed->data.get());
+      e.version = version;
+      e.fingerprint = fp;
+      cc.lru.splice(cc.lru.begin(), cc.lru, e.lru);
+      return e.packed;
+    }
+    cc.erase(it);  // still held by a caller: leave those panels to it and pack a new block
   }
   auto packed = std::make_shared<PackedB>();
   packed->n = n;

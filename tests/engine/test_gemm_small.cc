@@ -154,6 +154,24 @@ TEST(GemmPackCache, RepacksOnVersionBumpAndOnSilentChange) {
   EXPECT_EQ(p1->data[0], w0);
 }
 
+// Training bumps the version every step: when nobody holds the old panels they are repacked in
+// place (no fresh pages per step); the new values are what the next caller reads.
+TEST(GemmPackCache, RepacksInPlaceWhenTheOldPanelsAreFree) {
+  k::gemm_pack_cache_clear();
+  std::vector<float> w = randn(32 * 8, 12);
+  const float* block = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 1)->data.get();
+  w[0] = 7.0f;
+  auto p = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 2);
+  EXPECT_EQ(p->data.get(), block);
+  EXPECT_EQ(p->data[0], 7.0f);
+  EXPECT_EQ(k::gemm_pack_cache_bytes(), k::gemm_packed_b_floats(32, 8) * sizeof(float));
+  w[0] = 8.0f;  // p is still held: a new version goes to a new block, p keeps its values
+  auto q = k::gemm_pack_cached(true, 32, 8, w.data(), 8, 3);
+  EXPECT_NE(q->data.get(), p->data.get());
+  EXPECT_EQ(q->data[0], 8.0f);
+  EXPECT_EQ(p->data[0], 7.0f);
+}
+
 TEST(GemmPackCache, EvictsLeastRecentlyUsedBeyondCapacity) {
   k::gemm_pack_cache_clear();
   const std::size_t one = k::gemm_packed_b_floats(16, 64) * sizeof(float);
