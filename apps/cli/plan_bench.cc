@@ -66,13 +66,18 @@ struct NetFlops {
   double enc = 0, dyn = 0, rew = 0, pi = 0, q = 0;
   int num_q = 0, action_dim = 0;
   bool v_heads = false;
+  int latent_dim = 0;
+  double first_layer_outs = 0;  // widths of the reward's and the dynamics' first layers
 };
 
 template <typename Model>
 NetFlops net_flops(const Model& model, const models::tdmpc2::Mlp& value_head, bool v_heads) {
   const auto& lay = model.layout();
-  return {row_flops(lay.encoder), row_flops(lay.dynamics), row_flops(lay.reward),     row_flops(lay.pi),
-          row_flops(value_head),  model.config().num_q,    model.config().action_dim, v_heads};
+  NetFlops f{row_flops(lay.encoder), row_flops(lay.dynamics), row_flops(lay.reward),     row_flops(lay.pi),
+             row_flops(value_head),  model.config().num_q,    model.config().action_dim, v_heads};
+  f.latent_dim = model.config().latent_dim;
+  f.first_layer_outs = lay.reward.layers().front().out + lay.dynamics.layers().front().out;
+  return f;
 }
 
 // GEMM FLOPs of one plan() call for one observation, from the model evaluations each algorithm
@@ -83,9 +88,15 @@ double flops_per_call(const std::string& name, const planners::PlannerConfig& pc
   const int extra = f.action_dim >= 20 ? 2 : 0;
   const double step = rew + dyn;
   if (name == "mppi") {
+    // TD-MPC2's Mppi rolls the policy rows out once per call, the Gaussian rows every iteration,
+    // and every rollout's first step multiplies the shared start latent by the first layers once
+    // (a GEMV), so per row it costs only the action columns of those layers.
     const double S = pc.num_samples, P = pc.num_pi_trajs, I = pc.iterations + extra;
-    // BatchedMppi (BMPC) forms pi(z_H) and evaluates every V head for its per-state head pairs.
-    return enc + P * (H * pi + (H - 1) * dyn) + I * S * (H * step + pi + (f.v_heads ? K : 2) * q);
+    if (f.v_heads)  // BatchedMppi (BMPC) forms pi(z_H) and evaluates every V head for its per-state head
+                    // pairs.
+      return enc + P * (H * pi + (H - 1) * dyn) + I * S * (H * step + pi + K * q);
+    const double first = 2.0 * f.latent_dim * f.first_layer_outs;
+    return enc + P * (H * pi + H * step - first) + I * ((S - P) * (H * step - first) + S * (pi + 2 * q));
   }
   if (f.v_heads && name == "dream-mpc") {
     // BMPC's action gradient: the terminal V pair without a policy action; the penalty covers all
