@@ -35,6 +35,8 @@ std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 // whether the weights stay in the last-level cache between calls. Each dx element is a dot
 // product over the output dimension; two p rows of a panel are read together (128 contiguous
 // bytes) and NR dh rows share each panel load.
+constexpr int kPrefetchPairs = 8;  // 2 KiB ahead per panel (measured against 0 and 16)
+
 template <int NR>
 __attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int in, int out, const float* dh, int ld_dh,
                                                           const float* panels, float* dx, int ldx) {
@@ -46,6 +48,10 @@ __attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int in, int out, const
     for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int j = 0; j < full; ++j) {
       const float* w = panels + (static_cast<std::size_t>(j) * in + p) * kW;
+      // 32 panels advance in lockstep, more streams than the hardware prefetcher follows: ask
+      // for this panel's lines kPrefetchPairs row pairs ahead (the weights come from memory).
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * 2 * kW), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * 2 * kW + kW), _MM_HINT_T0);
       const __m256 a0 = _mm256_loadu_ps(w), a1 = _mm256_loadu_ps(w + 8);
       const __m256 b0 = np > 1 ? _mm256_loadu_ps(w + 16) : _mm256_setzero_ps();
       const __m256 b1 = np > 1 ? _mm256_loadu_ps(w + 24) : _mm256_setzero_ps();
