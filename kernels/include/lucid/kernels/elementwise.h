@@ -50,3 +50,9 @@ void binary_backward_cpu(BinaryOp op, const float* a, Dims4 a_dims, const float*
                          const float* gout, Dims4 out_dims, float* ga, float* gb);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// unary_*_cuda, binary_*_cuda: the arguments above plus a cuda::StreamHandle, device pointers;
+// with fill_cuda, accumulate_cuda and expand_cuda, the engine's device helpers. Kernels in
+// kernels/cuda/elementwise.cu.
+#include "lucid/kernels/cuda/elementwise.h"

@@ -13,3 +13,7 @@ void gemm_cpu(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
               const float* b, int ldb, float beta, float* c, int ldc);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// gemm_cuda, gemm_strided_batched_cuda: the same row-major contract on cuBLAS (kernels/cuda/gemm.cu).
+#include "lucid/kernels/cuda/gemm.h"

@@ -14,3 +14,8 @@ float mse_forward_cpu(const float* a, const float* b, std::int64_t n);
 void mse_backward_cpu(const float* a, const float* b, float g, float* ga, float* gb, std::int64_t n);
 
 }  // namespace lucid::kernels
+
+// ---- CUDA backend ----
+// mse_forward_cuda (the loss stays on the device), mse_backward_cuda (reads the upstream gradient
+// on the device): kernels in kernels/cuda/loss.cu.
+#include "lucid/kernels/cuda/loss.h"
