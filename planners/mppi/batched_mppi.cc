@@ -9,26 +9,13 @@
 #include <cstring>
 
 #include "lucid/error.h"
+#include "lucid/planners/action_ascent.h"
 #include "lucid/planners/elite_refit.h"
 
 namespace lucid::planners {
 namespace {
 
 std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-// Two distinct heads uniformly at random (torch.randperm(n)[:2]); one head if only one.
-int pick_two(int n, Rng& rng, int* heads) {
-  if (n < 2) {
-    heads[0] = 0;
-    return 1;
-  }
-  const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
-  int b = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n - 1)), n - 2);
-  if (b >= a) ++b;
-  heads[0] = a;
-  heads[1] = b;
-  return 2;
-}
 
 }  // namespace
 
@@ -213,7 +200,7 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
     int n_heads = 1;
     for (int b = 0; b < B; ++b) {
       rngs[b].normal(v_.term_eps.data() + sz(b) * S * A, sz(S) * A);
-      n_heads = pick_two(NV, rngs[b], heads_.data() + sz(b) * 2);
+      n_heads = pick_two_heads(NV, rngs[b], heads_.data() + sz(b) * 2);
     }
     model.policy_action_into(*z, v_.term_eps, v_.term_action);
     model.value_ensemble_into(*z, v_.term_action, v_.vs);

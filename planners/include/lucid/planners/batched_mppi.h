@@ -12,12 +12,12 @@
 // Per state: num_pi_trajs policy-prior sequences (fixed across iterations), the rest
 // clamp(mean + std N(0,1), -1, 1); value = sum_t gamma^t r_t + gamma^H (mean of 2 random value
 // heads at (z_H, pi(z_H) sampled)); elites refit mean/std with weights exp(temperature (v - v_max))
-// (elite_refit, shared with Mppi and CEM); std reset to max_std every call; mean warm-started by
-// the previous call's final mean shifted one step unless t0. The 2 value heads are drawn per
-// state, so the terminal pass evaluates every head (value_ensemble) and averages each state's
-// pair: free for BMPC's 2 V heads. Random draws per state, in order: policy eps per step;
-// per iteration the Gaussian noise, the terminal policy eps, the 2 heads; then the Gumbel
-// uniforms and (training) the action noise.
+// (elite_refit, shared with Mppi and CEM; the head pair is action_ascent.h's pick_two_heads); std reset to
+// max_std every call; mean warm-started by the previous call's final mean shifted one step unless t0. The 2
+// value heads are drawn per state, so the terminal pass evaluates every head (value_ensemble) and averages
+// each state's pair: free for BMPC's 2 V heads. Random draws per state, in order: policy eps per step; per
+// iteration the Gaussian noise, the terminal policy eps, the 2 heads; then the Gumbel uniforms and (training)
+// the action noise.
 //
 // Buffers: everything for max_batch states is allocated in allocate(); plan() allocates nothing.
 #pragma once
