@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "lucid/engine/tensor.h"
@@ -28,8 +29,9 @@ class OnDevice : public ::testing::TestWithParam<Device> {
 #if defined(LUCID_TEST_CUDA)
 #if defined(LUCID_EMU)
     // Random fiber order at every barrier, as the kernel tests run: a missing __syncthreads in a
-    // kernel the engine reaches fails here too.
-    emu::set_random_order(true, 4321);
+    // kernel the engine reaches fails here too. LUCID_EMU_RANDOM_ORDER=<seed> picks another order.
+    const char* env = std::getenv("LUCID_EMU_RANDOM_ORDER");
+    emu::set_random_order(true, env ? std::strtoull(env, nullptr, 10) : 4321);
 #else
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
