@@ -1,5 +1,6 @@
 // TD-MPC2 world model: presets, layout, initialisation and the WorldModel queries (eval mode).
 //
+// On Device::kCuda tensors every query hands over to the device twin (model_cuda.cc).
 // Every query concatenates its inputs into the first layer's input buffer of a scratch MlpCache
 // (grown to the largest batch seen, then reused), runs the MLP and decodes. Nothing here records
 // gradients; training goes through the caches of the update (agents/tdmpc2).
@@ -15,6 +16,7 @@
 #include "hd/symlog.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
+#include "lucid/models/tdmpc2/model_cuda.h"
 
 namespace lucid::models::tdmpc2 {
 
@@ -224,6 +226,7 @@ void Tdmpc2Model::encode_into(const Tensor& obs, const Tensor& z) const {
   const std::int64_t rows = obs.shape().rows();
   check_rows(obs, rows, cfg_.obs_dim, "TD-MPC2 encode obs");
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 encode z");
+  if (obs.device() == Device::kCuda) return cuda_twin().encode(obs.data(), static_cast<int>(rows), z.data());
   encode_raw(obs.data(), static_cast<int>(rows), z.data());
 }
 
@@ -232,6 +235,8 @@ void Tdmpc2Model::next_into(const Tensor& z, const Tensor& a, const Tensor& z_ne
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 next z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 next a");
   check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 next z'");
+  if (z.device() == Device::kCuda)
+    return cuda_twin().next(z.data(), a.data(), static_cast<int>(rows), z_next.data());
   next_raw(z.data(), a.data(), static_cast<int>(rows), z_next.data());
 }
 
@@ -240,6 +245,7 @@ void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r)
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 reward z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 reward a");
   check_rows(r, rows, 1, "TD-MPC2 reward r");
+  if (z.device() == Device::kCuda) return cuda_twin().reward(z.data(), a.data(), static_cast<int>(rows), r.data());
   reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
 }
 
@@ -253,6 +259,8 @@ void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z,
   check_rows(r, rows, 1, "TD-MPC2 step r");
   check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 step z'");
   const int n = static_cast<int>(rows);
+  if (a.device() == Device::kCuda)
+    return cuda_twin().step_from_shared(z_shared.data(), a.data(), n, r.data(), z_next.data());
   Scratch& s = scratch(n);
   mlp_forward_shared_prefix(layout_.reward, block(layout_.reward), s.rew, n, z_shared.data(), cfg_.latent_dim,
                             a.data(), weights_version_);
@@ -268,6 +276,8 @@ void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const i
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 Q z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 Q a");
   check_rows(v, rows, 1, "TD-MPC2 Q v");
+  if (z.device() == Device::kCuda)
+    return cuda_twin().q(z.data(), a.data(), static_cast<int>(rows), heads, false, v.data());
   q_raw(z.data(), a.data(), static_cast<int>(rows), heads, false, v.data());
 }
 
@@ -275,6 +285,7 @@ void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Te
   const std::int64_t rows = z.shape().rows();
   LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
       << "TD-MPC2 Q ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
+  if (z.device() == Device::kCuda) return cuda_twin().q_ensemble(z.data(), a.data(), static_cast<int>(rows), vs.data());
   for (int h = 0; h < cfg_.num_q; ++h) {
     const int head[1] = {h};
     q_raw(z.data(), a.data(), static_cast<int>(rows), head, false,
@@ -289,6 +300,8 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(mean, rows, A, "TD-MPC2 pi mean");
   check_rows(log_std, rows, A, "TD-MPC2 pi log_std");
+  if (z.device() == Device::kCuda)
+    return cuda_twin().pi(z.data(), nullptr, static_cast<int>(rows), mean.data(), log_std.data(), nullptr);
   Scratch& s = scratch(static_cast<int>(rows));
   std::memcpy(s.pi.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
   mlp_forward(layout_.pi, block(layout_.pi), s.pi, static_cast<int>(rows), nullptr, weights_version_);
@@ -306,6 +319,9 @@ void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const T
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(action, rows, cfg_.action_dim, "TD-MPC2 pi action");
   if (eps.defined()) check_rows(eps, rows, cfg_.action_dim, "TD-MPC2 pi eps");
+  if (z.device() == Device::kCuda)
+    return cuda_twin().pi(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), nullptr, nullptr,
+                          action.data());
   pi_action_raw(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), action.data());
 }
 

@@ -28,6 +28,8 @@ class Rng;
 
 namespace lucid::models::tdmpc2 {
 
+class Tdmpc2Cuda;  // model_cuda.h
+
 struct Tdmpc2Config {
   int obs_dim = 0;
   int action_dim = 0;
@@ -131,6 +133,10 @@ class Tdmpc2Model final : public WorldModel {
   // Policy action: tanh(mean + eps * std) (eps nullptr: tanh(mean)).
   void pi_action_raw(const float* z, const float* eps, int rows, float* action) const;
 
+  // The device twin (model_cuda.h) that the *_into queries use when their tensors are on
+  // Device::kCuda: made on first use, weights re-uploaded whenever weights_version() moved.
+  Tdmpc2Cuda& cuda_twin() const;
+
  private:
   // One query's scratch (eval mode, no dropout): the MLP caches, grown to the largest batch this
   // thread has asked for, then reused.
@@ -151,6 +157,7 @@ class Tdmpc2Model final : public WorldModel {
   std::uint64_t weights_version_ = 0;
   // Per-thread inference scratch, created on a thread's first query.
   mutable std::array<std::unique_ptr<Scratch>, kMaxQueryThreads> scratch_;
+  mutable std::shared_ptr<Tdmpc2Cuda> cuda_;  // shared_ptr: the type is incomplete here
 };
 
 // ---- shared math of the heads (facts §1.4), used by the model and the update ----
