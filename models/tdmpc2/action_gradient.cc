@@ -114,9 +114,7 @@ void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels
 
 }  // namespace
 
-Tdmpc2ActionGradient::Tdmpc2ActionGradient(const Tdmpc2Model& model) : model_(model) {
-  LUCID_CHECK(!model.config().multitask()) << "TD-MPC2 action gradient: multitask models are not supported";
-}
+Tdmpc2ActionGradient::Tdmpc2ActionGradient(const Tdmpc2Model& model) : model_(model) {}
 
 void Tdmpc2ActionGradient::reserve_net(const Mlp& mlp, int rows, NetCache& cache) {
   const std::size_t n = mlp.layers().size();
@@ -152,7 +150,7 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
   horizon = std::max(horizon, max_horizon_);
   const Tdmpc2Config& c = model_.config();
   const Tdmpc2Layout& lay = model_.layout();
-  const int L = c.latent_dim, A = c.action_dim, ZA = L + A;
+  const int L = c.latent_dim, A = c.action_dim, ZA = L + c.task_dim + A;
   za_.resize(sz(horizon) + 1);
   for (auto& b : za_) b.resize(sz(rows) * ZA);
   dyn_.resize(sz(horizon));
@@ -162,6 +160,7 @@ void Tdmpc2ActionGradient::reserve(int rows, int horizon) {
     reserve_net(lay.reward, rows, rew_[t]);
   }
   reserve_net(lay.pi, rows, pi_);
+  pi_in_.resize(c.multitask() ? sz(rows) * (L + c.task_dim) : 0);
   q_.resize(sz(c.num_q));
   for (int h = 0; h < c.num_q; ++h) reserve_net(lay.q[h], rows, q_[h]);
   const int n_unc = (horizon + 1) * rows;
@@ -259,8 +258,14 @@ void Tdmpc2ActionGradient::policy_actions(const float* out, const float* eps, in
   const Tdmpc2Config& c = model_.config();
   const int A = c.action_dim;
   const float dif = c.log_std_max - c.log_std_min;
+  const int valid = c.task_action_dim(model_.task());  // padded dims: mean, log_std, eps all masked to 0
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < A; ++j) {
+      if (j >= valid) {
+        if (eps_std) eps_std[sz(r) * A + j] = 0.f;
+        a[sz(r) * lda + j] = 0.f;
+        continue;
+      }
       float x = out[sz(r) * 2 * A + j];
       float es = 0.f;
       if (eps) {
@@ -278,16 +283,18 @@ void Tdmpc2ActionGradient::policy_rollout(const float* z0, const float* eps, int
   const Tdmpc2Config& c = model_.config();
   const Tdmpc2Layout& lay = model_.layout();
   const int L = c.latent_dim, A = c.action_dim;
+  const bool mt = c.multitask();
   LUCID_CHECK(rows >= 1 && rows <= max_rows_ && horizon >= 1 && horizon <= max_horizon_)
       << "policy rollout: " << rows << " rows x horizon " << horizon << " exceeds reserve(" << max_rows_
       << ", " << max_horizon_ << ")";
   const float* z = z0;
   for (int t = 0; t < horizon; ++t) {
     float* a = actions + sz(t) * rows * A;
-    forward(lay.pi, model_.block(lay.pi), z, rows, pi_);
+    if (mt) model_.input_rows(z, L, nullptr, nullptr, rows, pi_in_.data());
+    forward(lay.pi, model_.block(lay.pi), mt ? pi_in_.data() : z, rows, pi_);
     policy_actions(pi_.y.back().data(), eps ? eps + sz(t) * rows * A : nullptr, rows, a, A, nullptr);
     if (t + 1 == horizon) break;
-    concat_rows(z, L, a, A, rows, za_[t].data());
+    model_.input_rows(z, L, a, nullptr, rows, za_[t].data());
     forward(lay.dynamics, model_.block(lay.dynamics), za_[t].data(), rows, dyn_[t]);
     z = dyn_[t].y.back().data();
   }
@@ -297,7 +304,11 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
                                     const RolloutObjective& obj, float* value, float* grad) {
   const Tdmpc2Config& c = model_.config();
   const Tdmpc2Layout& lay = model_.layout();
-  const int H = obj.horizon, L = c.latent_dim, A = c.action_dim, ZA = L + A;
+  // Multitask rows read [z | e | mask * a]: the embedding columns (TD, constant) get no gradient
+  // anyone reads, and padded action dims get none because the model reads them masked.
+  const int H = obj.horizon, L = c.latent_dim, A = c.action_dim, TD = c.task_dim, ZA = L + TD + A;
+  const bool mt = c.multitask();
+  const float* mask = model_.action_mask(model_.task());
   LUCID_CHECK(rows >= 1 && rows <= max_rows_ && H >= 1 && H <= max_horizon_)
       << "action gradient: " << rows << " rows x horizon " << H << " exceeds reserve(" << max_rows_ << ", "
       << max_horizon_ << ")";
@@ -316,7 +327,7 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
   float disc = 1.f;
   for (int t = 0; t < H; ++t) {
     float* za = za_[t].data();
-    concat_rows(z, L, actions + sz(t) * rows * A, A, rows, za);
+    model_.input_rows(z, L, actions + sz(t) * rows * A, nullptr, rows, za);
     forward(lay.dynamics, model_.block(lay.dynamics), za, rows, dyn_[t]);
     forward(lay.reward, model_.block(lay.reward), za, rows, rew_[t]);
     two_hot_inv_rows(rew_[t].y.back().data(), rows, c, decode_.data());
@@ -331,9 +342,15 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
   const float dif = c.log_std_max - c.log_std_min;
   const bool need_pi = obj.terminal_value || obj.uncertainty_coef != 0.f;
   if (need_pi) {
-    forward(lay.pi, model_.block(lay.pi), z_h, rows, pi_);
-    for (int r = 0; r < rows; ++r) std::memcpy(za_h + sz(r) * ZA, z_h + sz(r) * L, sizeof(float) * L);
-    policy_actions(pi_.y.back().data(), obj.terminal_eps, rows, za_h + L, ZA, eps_std_.data());
+    const float* pi_in = z_h;  // [z_H | e] multitask
+    if (mt) {
+      model_.input_rows(z_h, L, nullptr, nullptr, rows, pi_in_.data());
+      pi_in = pi_in_.data();
+    }
+    forward(lay.pi, model_.block(lay.pi), pi_in, rows, pi_);
+    for (int r = 0; r < rows; ++r)
+      std::memcpy(za_h + sz(r) * ZA, pi_in + sz(r) * (L + TD), sizeof(float) * (L + TD));
+    policy_actions(pi_.y.back().data(), obj.terminal_eps, rows, za_h + L + TD, ZA, eps_std_.data());
   }
   // With the penalty on, every head is evaluated at [z_H | pi(z_H)] inside the uncertainty batch
   // (rows H * rows onwards), so the terminal heads read their values and saved activations there.
@@ -342,8 +359,8 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
   if (shared_terminal) {
     // u = mean * std over all heads of Q(z_{t+1}, a_t), t < H, and Q(z_H, pi(z_H)): one batch.
     for (int t = 0; t < H; ++t)
-      concat_rows(dyn_[t].y.back().data(), L, actions + sz(t) * rows * A, A, rows,
-                  unc_in_.data() + sz(t) * rows * ZA);
+      model_.input_rows(dyn_[t].y.back().data(), L, actions + sz(t) * rows * A, nullptr, rows,
+                        unc_in_.data() + sz(t) * rows * ZA);
     std::memcpy(unc_in_.data() + sz(H) * rows * ZA, za_h, sizeof(float) * rows * ZA);
     const int K = c.num_q;
     for (int k = 0; k < K; ++k) {
@@ -391,21 +408,23 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
       for (int r = 0; r < rows; ++r) {
         const float* d = dza_a_.data() + sz(r) * ZA;
         for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] += d[j];
-        for (int j = 0; j < A; ++j) da_term_[sz(r) * A + j] += d[L + j];
+        for (int j = 0; j < A; ++j) da_term_[sz(r) * A + j] += d[L + TD + j];
       }
     }
     // Through a = tanh(mu + eps exp(log_std(raw))) into the policy's output, then into z_H.
     const float* out = pi_.y.back().data();
     for (int r = 0; r < rows; ++r)
       for (int j = 0; j < A; ++j) {
-        const float a = za_h[sz(r) * ZA + L + j];
-        const float du = da_term_[sz(r) * A + j] * (1.f - a * a);
+        const float a = za_h[sz(r) * ZA + L + TD + j];
+        // A padded dim's action is the constant tanh(0): nothing flows into the policy there.
+        const float du = mask[j] == 0.f ? 0.f : da_term_[sz(r) * A + j] * (1.f - a * a);
         const float th = std::tanh(out[sz(r) * 2 * A + A + j]);
         dlogits_[sz(r) * 2 * A + j] = du;
         dlogits_[sz(r) * 2 * A + A + j] = du * eps_std_[sz(r) * A + j] * 0.5f * dif * (1.f - th * th);
       }
     backward_input(lay.pi, model_.block(lay.pi), pi_, 0, rows, dlogits_.data(), dza_b_.data());
-    for (std::size_t i = 0; i < sz(rows) * L; ++i) dz_[i] += dza_b_[i];
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] += dza_b_[sz(r) * (L + TD) + j];
   }
   for (int t = H - 1; t >= 0; --t) {
     const float g = disc_[t];
@@ -418,7 +437,8 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
     for (int r = 0; r < rows; ++r) {
       const float* da = dza_a_.data() + sz(r) * ZA;
       const float* db = dza_b_.data() + sz(r) * ZA;
-      for (int j = 0; j < A; ++j) ga[sz(r) * A + j] = da[L + j] + db[L + j];
+      for (int j = 0; j < A; ++j)
+        ga[sz(r) * A + j] = mt ? mask[j] * (da[L + TD + j] + db[L + TD + j]) : da[L + j] + db[L + j];
       if (t > 0)
         for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] = da[j] + db[j];
     }

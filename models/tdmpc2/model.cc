@@ -1,9 +1,10 @@
 // TD-MPC2 world model: presets, layout, initialisation and the WorldModel queries (eval mode).
 //
 // On Device::kCuda tensors every query hands over to the device twin (model_cuda.cc).
-// Every query concatenates its inputs into the first layer's input buffer of a scratch MlpCache
-// (grown to the largest batch seen, then reused), runs the MLP and decodes. Nothing here records
-// gradients; training goes through the caches of the update (agents/tdmpc2).
+// Every query concatenates its inputs (with the task embedding and the masked action, multitask)
+// into the first layer's input buffer of a scratch MlpCache (grown to the largest batch seen, then
+// reused), runs the MLP and decodes. Nothing here records gradients; training goes through the
+// caches of the update (agents/tdmpc2).
 #include "lucid/models/tdmpc2/model.h"
 
 #include <omp.h>
@@ -81,6 +82,19 @@ Tdmpc2Model::Tdmpc2Model(const Tdmpc2Config& cfg)
       params_(layout_.layout.size(), 0.f),
       grads_(layout_.layout.size(), 0.f),
       target_q_(layout_.q_end() - layout_.q_begin(), 0.f) {
+  if (cfg_.multitask()) {
+    LUCID_CHECK_AS(cfg_.task_dim > 0 && static_cast<int>(cfg_.task_action_dims.size()) == cfg_.num_tasks,
+                   ConfigError)
+        << "TD-MPC2 multitask: task_dim " << cfg_.task_dim << " and " << cfg_.task_action_dims.size()
+        << " action dims for " << cfg_.num_tasks << " tasks";
+    for (int d : cfg_.task_action_dims)
+      LUCID_CHECK_AS(d >= 1 && d <= cfg_.action_dim, ConfigError)
+          << "TD-MPC2 multitask: a task's action dims must be in [1, " << cfg_.action_dim << "], got " << d;
+  }
+  action_masks_.assign(static_cast<std::size_t>(cfg_.num_tasks) * cfg_.action_dim, 0.f);
+  for (int t = 0; t < cfg_.num_tasks; ++t)
+    std::fill_n(action_masks_.begin() + static_cast<std::ptrdiff_t>(t) * cfg_.action_dim,
+                cfg_.task_action_dim(t), 1.f);
   bump_weights_version();
 }
 
@@ -124,9 +138,76 @@ void Tdmpc2Model::init(Rng& rng) {
   bump_weights_version();
 }
 
-void Tdmpc2Model::check_single_task(const char* what) const {
-  LUCID_CHECK(!cfg_.multitask()) << "TD-MPC2 " << what << ": multitask forward passes are not implemented ("
-                                 << cfg_.num_tasks << " tasks)";
+namespace {
+
+// torch.embedding_renorm_ with max_norm 1, p 2: the factor a looked-up row is scaled by.
+float renorm_scale(const float* row, int n) {
+  double ss = 0.0;
+  for (int j = 0; j < n; ++j) ss += static_cast<double>(row[j]) * row[j];
+  const double norm = std::sqrt(ss);
+  return norm > 1.0 ? static_cast<float>(1.0 / (norm + 1e-7)) : 1.f;
+}
+
+}  // namespace
+
+void Tdmpc2Model::set_task(int task) {
+  LUCID_CHECK(task >= 0 && task < cfg_.num_tasks)
+      << "TD-MPC2 task " << task << " out of range [0, " << cfg_.num_tasks << ")";
+  renorm_task_embeddings(std::span<const int>(&task, 1));
+  task_ = task;
+}
+
+void Tdmpc2Model::renorm_task_embeddings(std::span<const int> tasks) {
+  if (!cfg_.multitask()) return;
+  bool changed = false;
+  for (int t : tasks) {
+    LUCID_CHECK(t >= 0 && t < cfg_.num_tasks)
+        << "TD-MPC2 task " << t << " out of range [0, " << cfg_.num_tasks << ")";
+    float* row = params_.data() + layout_.task_emb + static_cast<std::size_t>(t) * cfg_.task_dim;
+    const float s = renorm_scale(row, cfg_.task_dim);
+    if (s == 1.f) continue;
+    for (int j = 0; j < cfg_.task_dim; ++j) row[j] *= s;
+    changed = true;
+  }
+  if (changed) bump_weights_version();
+}
+
+void Tdmpc2Model::task_embedding(int task, float* out) const {
+  LUCID_CHECK(cfg_.multitask() && task >= 0 && task < cfg_.num_tasks)
+      << "TD-MPC2 task embedding of task " << task << " (" << cfg_.num_tasks << " tasks)";
+  const float* row = params_.data() + layout_.task_emb + static_cast<std::size_t>(task) * cfg_.task_dim;
+  const float s = renorm_scale(row, cfg_.task_dim);
+  for (int j = 0; j < cfg_.task_dim; ++j) out[j] = s == 1.f ? row[j] : row[j] * s;
+}
+
+void Tdmpc2Model::input_rows(const float* x, int xw, const float* a, const int* tasks, int rows,
+                             float* dst) const {
+  const int A = a ? cfg_.action_dim : 0;
+  if (!cfg_.multitask()) {
+    if (a)
+      concat_rows(x, xw, a, A, rows, dst);
+    else
+      std::memcpy(dst, x, sizeof(float) * static_cast<std::size_t>(rows) * xw);
+    return;
+  }
+  const int td = cfg_.task_dim, w = xw + td + A;
+  int last = -1;  // rows of one task share the embedding computed for the first of them
+  for (int r = 0; r < rows; ++r) {
+    const int t = task_or_current(tasks, r);
+    float* d = dst + static_cast<std::size_t>(r) * w;
+    std::memcpy(d, x + static_cast<std::size_t>(r) * xw, sizeof(float) * xw);
+    if (t == last) {
+      std::memcpy(d + xw, d - w + xw, sizeof(float) * td);
+    } else {
+      task_embedding(t, d + xw);
+      last = t;
+    }
+    if (a) {
+      const float* ar = a + static_cast<std::size_t>(r) * A;
+      const float* mask = action_mask(t);
+      for (int j = 0; j < A; ++j) d[xw + td + j] = mask[j] * ar[j];
+    }
+  }
 }
 
 Tdmpc2Model::Scratch& Tdmpc2Model::scratch(int rows) const {
@@ -155,40 +236,36 @@ void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const cha
 
 }  // namespace
 
-void Tdmpc2Model::encode_raw(const float* obs, int rows, float* z) const {
-  check_single_task("encode");
+void Tdmpc2Model::encode_raw(const float* obs, int rows, float* z, const int* tasks) const {
   Scratch& s = scratch(rows);
-  std::memcpy(s.enc.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
+  input_rows(obs, cfg_.obs_dim, nullptr, tasks, rows, s.enc.input());
   mlp_forward(layout_.encoder, block(layout_.encoder), s.enc, rows, nullptr, weights_version_);
   std::memcpy(z, s.enc.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
-void Tdmpc2Model::next_raw(const float* z, const float* a, int rows, float* z_next) const {
-  check_single_task("next");
+void Tdmpc2Model::next_raw(const float* z, const float* a, int rows, float* z_next, const int* tasks) const {
   Scratch& s = scratch(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.dyn.input());
+  input_rows(z, cfg_.latent_dim, a, tasks, rows, s.dyn.input());
   mlp_forward(layout_.dynamics, block(layout_.dynamics), s.dyn, rows, nullptr, weights_version_);
   std::memcpy(z_next, s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
-void Tdmpc2Model::reward_raw(const float* z, const float* a, int rows, float* r) const {
-  check_single_task("reward");
+void Tdmpc2Model::reward_raw(const float* z, const float* a, int rows, float* r, const int* tasks) const {
   Scratch& s = scratch(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.rew.input());
+  input_rows(z, cfg_.latent_dim, a, tasks, rows, s.rew.input());
   mlp_forward(layout_.reward, block(layout_.reward), s.rew, rows, nullptr, weights_version_);
   two_hot_inv_rows(s.rew.output(), rows, cfg_, r);
 }
 
 void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target,
-                        float* v) const {
-  check_single_task("Q");
+                        float* v, const int* tasks) const {
   Scratch& s = scratch(rows);
   std::vector<int> all;
   if (heads.empty()) {
     for (int h = 0; h < cfg_.num_q; ++h) all.push_back(h);
     heads = all;
   }
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.q.input());
+  input_rows(z, cfg_.latent_dim, a, tasks, rows, s.q.input());
   std::fill(v, v + rows, 0.f);
   const float w = 1.f / static_cast<float>(heads.size());
   for (int h : heads) {
@@ -200,18 +277,25 @@ void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<cons
   }
 }
 
-void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, float* action) const {
-  check_single_task("pi");
+void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, float* action,
+                                const int* tasks) const {
   Scratch& s = scratch(rows);
   const int A = cfg_.action_dim;
-  std::memcpy(s.pi.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  input_rows(z, cfg_.latent_dim, nullptr, tasks, rows, s.pi.input());
   mlp_forward(layout_.pi, block(layout_.pi), s.pi, rows, nullptr, weights_version_);
   const float* out = s.pi.output();
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (int r = 0; r < rows; ++r) {
     const float* mu = out + static_cast<std::size_t>(r) * 2 * A;
     float* act = action + static_cast<std::size_t>(r) * A;
+    // Official masking: mean, log_std and eps are all multiplied by the mask, so a padded dim's
+    // pre-tanh action is 0 + 0 * exp(0) = 0.
+    const int valid = cfg_.task_action_dim(task_or_current(tasks, r));
     for (int j = 0; j < A; ++j) {
+      if (j >= valid) {
+        act[j] = 0.f;
+        continue;
+      }
       float x = mu[j];
       if (eps) {
         const float log_std = cfg_.log_std_min + 0.5f * dif * (std::tanh(mu[A + j]) + 1.f);
@@ -251,7 +335,6 @@ void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r)
 
 void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z, const Tensor& a,
                                         const Tensor& r, const Tensor& z_next) const {
-  check_single_task("step");
   const std::int64_t rows = a.shape().rows();
   check_rows(z_shared, 1, cfg_.latent_dim, "TD-MPC2 step shared z");
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 step z");
@@ -262,11 +345,29 @@ void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z,
   if (a.device() == Device::kCuda)
     return cuda_twin().step_from_shared(z_shared.data(), a.data(), n, r.data(), z_next.data());
   Scratch& s = scratch(n);
-  mlp_forward_shared_prefix(layout_.reward, block(layout_.reward), s.rew, n, z_shared.data(), cfg_.latent_dim,
-                            a.data(), weights_version_);
+  // The shared prefix is [z | e(task)] multitask (one task for every row), and the per-row rest the
+  // masked action.
+  const float* shared = z_shared.data();
+  const float* act = a.data();
+  int shared_dim = cfg_.latent_dim;
+  if (cfg_.multitask()) {
+    shared_dim += cfg_.task_dim;
+    s.shared.resize(static_cast<std::size_t>(shared_dim));
+    std::memcpy(s.shared.data(), shared, sizeof(float) * cfg_.latent_dim);
+    task_embedding(task_, s.shared.data() + cfg_.latent_dim);
+    shared = s.shared.data();
+    const int A = cfg_.action_dim;
+    s.masked_a.resize(static_cast<std::size_t>(n) * A);
+    const float* mask = action_mask(task_);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < A; ++j) s.masked_a[static_cast<std::size_t>(i) * A + j] = mask[j] * act[i * A + j];
+    act = s.masked_a.data();
+  }
+  mlp_forward_shared_prefix(layout_.reward, block(layout_.reward), s.rew, n, shared, shared_dim, act,
+                            weights_version_);
   two_hot_inv_rows(s.rew.output(), n, cfg_, r.data());
-  mlp_forward_shared_prefix(layout_.dynamics, block(layout_.dynamics), s.dyn, n, z_shared.data(),
-                            cfg_.latent_dim, a.data(), weights_version_);
+  mlp_forward_shared_prefix(layout_.dynamics, block(layout_.dynamics), s.dyn, n, shared, shared_dim, act,
+                            weights_version_);
   std::memcpy(z_next.data(), s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
@@ -294,7 +395,6 @@ void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Te
 }
 
 void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const {
-  check_single_task("pi");
   const std::int64_t rows = z.shape().rows();
   const int A = cfg_.action_dim;
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
@@ -303,14 +403,15 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
   if (z.device() == Device::kCuda)
     return cuda_twin().pi(z.data(), nullptr, static_cast<int>(rows), mean.data(), log_std.data(), nullptr);
   Scratch& s = scratch(static_cast<int>(rows));
-  std::memcpy(s.pi.input(), z.data(), sizeof(float) * rows * cfg_.latent_dim);
+  input_rows(z.data(), cfg_.latent_dim, nullptr, nullptr, static_cast<int>(rows), s.pi.input());
   mlp_forward(layout_.pi, block(layout_.pi), s.pi, static_cast<int>(rows), nullptr, weights_version_);
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
+  const float* mask = action_mask(task_);  // official: mean and log_std are both masked
   for (std::int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < A; ++j) {
       const float* o = s.pi.output() + r * 2 * A;
-      mean.data()[r * A + j] = o[j];
-      log_std.data()[r * A + j] = cfg_.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+      mean.data()[r * A + j] = mask[j] * o[j];
+      log_std.data()[r * A + j] = mask[j] * (cfg_.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f));
     }
 }
 

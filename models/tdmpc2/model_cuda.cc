@@ -139,7 +139,8 @@ void Tdmpc2Cuda::pi(const float* z, const float* eps, int rows, float* mean, flo
 }
 
 Tdmpc2Cuda& Tdmpc2Model::cuda_twin() const {
-  check_single_task("CUDA query");
+  LUCID_CHECK(!cfg_.multitask()) << "TD-MPC2 on CUDA: the device twin has no task embedding yet (" << cfg_.num_tasks
+                                 << " tasks); plan multitask models on the CPU";
   if (!cuda_) cuda_ = std::make_shared<Tdmpc2Cuda>(*this);
   cuda_->sync(*this);
   return *cuda_;

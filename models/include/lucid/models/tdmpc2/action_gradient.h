@@ -12,6 +12,9 @@
 // as kernels::softmax_forward_cpu over simnorm_dim-wide rows, and their backward), as in mlp.cc;
 // tests/planners_grad compares the gradient with the engine's tape.
 //
+// Multitask models plan for their current task (Tdmpc2Model::set_task): every input row carries
+// that task's embedding and the actions are read through its action mask.
+//
 // Packed weights are looked up per call in the kernels' pack cache under the model's
 // weights_version(), which the agent bumps after every optimizer step and target EMA, so training
 // and planning can interleave.
@@ -58,6 +61,7 @@ class Tdmpc2ActionGradient final : public ActionGradient {
   std::vector<std::vector<float>> za_;             // per step: [z_t | a_t], rows x (L + A); za_[H] terminal
   std::vector<NetCache> dyn_, rew_;                // per step
   NetCache pi_;                                    // terminal policy
+  std::vector<float> pi_in_;                       // multitask: the policy's input [z | e], rows x (L + TD)
   std::vector<NetCache> q_;                        // terminal value, one per head
   std::vector<NetCache> unc_;                      // per head: the ensemble pass over (H + 1) * rows
   std::vector<float> unc_in_, unc_vals_;           // (H + 1) rows x (L + A); num_q x (H + 1) rows

@@ -7,9 +7,15 @@
 // range. Shapes: z (B, latent_dim), a (B, action_dim); reward and Q heads output num_bins logits
 // over symlog space (two-hot regression); pi outputs (mean, raw log_std) of 2 * action_dim.
 //
-// Multitask (num_tasks > 1): a task embedding (num_tasks, task_dim) is concatenated to every
-// network's input and per-task action masks zero unused action dims. The layout and parameter
-// counts cover it; the forward passes here are single-task and say so if asked for more.
+// Multitask (num_tasks > 1, facts §1.2-1.3): a task embedding (num_tasks, task_dim) joins every
+// network's input in the official order: encoder [obs | e], pi [z | e], dynamics / reward / Q
+// [z | e | a]. The embedding is nn.Embedding(max_norm=1): a looked-up row whose L2 norm exceeds 1
+// is used scaled by 1 / (norm + 1e-7); set_task() and the update also write that back in place,
+// as torch's lookup does. Per-task action masks (1 on the task's first action_dims, 0 after) zero
+// the policy's mean, log_std and noise on padded dims (so its action there is tanh(0) = 0), and
+// the model zeroes padded dims of every action it reads, which is what the official planner does
+// to its samples: planners stay task-agnostic, the model holds the task (set_task). The update
+// passes per-row task ids to the raw forms instead. Single-task models read exactly as before.
 #pragma once
 
 #include <array>
@@ -49,6 +55,8 @@ struct Tdmpc2Config {
   std::vector<int> task_action_dims;  // multitask: valid action dims per task (the action masks)
 
   bool multitask() const { return num_tasks > 1; }
+  // Valid action dims of a task (action_dim when single-task).
+  int task_action_dim(int task) const { return multitask() ? task_action_dims.at(task) : action_dim; }
   float bin_size() const { return (vmax - vmin) / static_cast<float>(num_bins - 1); }
 };
 
@@ -77,6 +85,25 @@ class Tdmpc2Model final : public WorldModel {
   void init(Rng& rng);
 
   const Tdmpc2Config& config() const { return cfg_; }
+
+  // ---- multitask ----
+  // The task of every later query that is not given per-row task ids (planning). Renormalises that
+  // embedding row in place as torch's max_norm lookup does. Single-task models accept only 0.
+  void set_task(int task);
+  int task() const { return task_; }
+  // Renormalises embedding rows in place (torch.embedding_renorm_, max_norm 1): what the update
+  // does before its lookups. Duplicates are fine; a no-op for single-task models.
+  void renorm_task_embeddings(std::span<const int> tasks);
+  // The embedding row of `task` as a lookup returns it (renormalised if its norm exceeds 1): task_dim values.
+  void task_embedding(int task, float* out) const;
+  // 1 on the task's valid action dims, 0 on padded ones: action_dim values (all ones single-task).
+  const float* action_mask(int task) const {
+    return action_masks_.data() + static_cast<std::size_t>(task) * cfg_.action_dim;
+  }
+  // A network's input rows [x | e(task_r) | mask(task_r) * a] into dst (rows x (xw + task_dim + A));
+  // a may be nullptr (encoder, pi). tasks: per-row task ids, or nullptr for task(). Single-task:
+  // exactly [x | a].
+  void input_rows(const float* x, int xw, const float* a, const int* tasks, int rows, float* dst) const;
 
   // Weights version: changes whenever params or target_q change, and keys the packed-weight cache
   // of the small-batch GEMM (kernels/gemm_small.h) that planning-size forwards read. Whoever writes
@@ -124,14 +151,16 @@ class Tdmpc2Model final : public WorldModel {
   void policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const override;
 
   // ---- raw-pointer forms used by MPPI and the update (rows x width, row-major) ----
-  void encode_raw(const float* obs, int rows, float* z) const;
-  void next_raw(const float* z, const float* a, int rows, float* z_next) const;
-  void reward_raw(const float* z, const float* a, int rows, float* r) const;
+  // tasks: per-row task ids (multitask update batches), or nullptr for task().
+  void encode_raw(const float* obs, int rows, float* z, const int* tasks = nullptr) const;
+  void next_raw(const float* z, const float* a, int rows, float* z_next, const int* tasks = nullptr) const;
+  void reward_raw(const float* z, const float* a, int rows, float* r, const int* tasks = nullptr) const;
   // Mean over `heads` of the decoded Q values; use_target picks the EMA copy.
-  void q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target,
-             float* v) const;
-  // Policy action: tanh(mean + eps * std) (eps nullptr: tanh(mean)).
-  void pi_action_raw(const float* z, const float* eps, int rows, float* action) const;
+  void q_raw(const float* z, const float* a, int rows, std::span<const int> heads, bool use_target, float* v,
+             const int* tasks = nullptr) const;
+  // Policy action: tanh(mask * (mean + eps * std)) (eps nullptr: tanh(mask * mean)).
+  void pi_action_raw(const float* z, const float* eps, int rows, float* action,
+                     const int* tasks = nullptr) const;
 
   // The device twin (model_cuda.h) that the *_into queries use when their tensors are on
   // Device::kCuda: made on first use, weights re-uploaded whenever weights_version() moved.
@@ -143,10 +172,11 @@ class Tdmpc2Model final : public WorldModel {
   struct Scratch {
     MlpCache enc, dyn, rew, pi, q;
     std::vector<float> decode;
+    std::vector<float> shared, masked_a;  // multitask step_from_shared: [z | e] and the masked actions
   };
   static constexpr int kMaxQueryThreads = 64;
 
-  void check_single_task(const char* what) const;
+  int task_or_current(const int* tasks, int r) const { return tasks ? tasks[r] : task_; }
   // The calling thread's scratch, grown to `rows`: OpenMP thread t of a team owns slot t (a serial
   // caller is thread 0), so threads of one team may query concurrently without sharing a byte.
   Scratch& scratch(int rows) const;
@@ -154,6 +184,8 @@ class Tdmpc2Model final : public WorldModel {
   Tdmpc2Config cfg_;
   Tdmpc2Layout layout_;
   std::vector<float> params_, grads_, target_q_;
+  std::vector<float> action_masks_;  // (num_tasks, action_dim)
+  int task_ = 0;
   std::uint64_t weights_version_ = 0;
   // Per-thread inference scratch, created on a thread's first query.
   mutable std::array<std::unique_ptr<Scratch>, kMaxQueryThreads> scratch_;
