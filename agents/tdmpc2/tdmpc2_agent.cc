@@ -3,7 +3,10 @@
 // Row conventions: latents zs are (H+1, B, L) time-major, so rows [t * B, (t + 1) * B) are step t;
 // actions, rewards and TD targets are (H, B, .) the same way. Reward and Q heads see all H steps
 // at once (H * B rows); dynamics runs step by step with one cache per step so its backward can
-// walk back through time.
+// walk back through time. Multitask rows carry the task of their sub-trajectory (row_tasks_, the
+// B task ids repeated per step); every network input is built by Tdmpc2Model::input_rows, so the
+// embedding columns sit between the latent (or observation) and the action, and the input
+// gradients' embedding columns are scattered into the table's gradient row of each row's task.
 #include "lucid/agents/tdmpc2_agent.h"
 
 #include <algorithm>
@@ -15,7 +18,6 @@
 
 namespace lucid::agents {
 
-using models::tdmpc2::concat_rows;
 using models::tdmpc2::Mlp;
 using models::tdmpc2::mlp_backward;
 using models::tdmpc2::mlp_forward;
@@ -31,19 +33,44 @@ float tdmpc2_discount(int episode_length) {
 namespace {
 
 models::tdmpc2::Tdmpc2Config model_config(const Tdmpc2AgentConfig& c) {
-  return models::tdmpc2::tdmpc2_preset(c.model_size, c.obs_dim, c.action_dim);
+  LUCID_CHECK_AS(c.num_tasks >= 1, ConfigError) << "tdmpc2: num_tasks must be >= 1, got " << c.num_tasks;
+  models::tdmpc2::Tdmpc2Config mc =
+      models::tdmpc2::tdmpc2_preset(c.model_size, c.obs_dim, c.action_dim, c.num_tasks);
+  if (c.num_tasks > 1 && !c.task_action_dims.empty()) {
+    LUCID_CHECK_AS(static_cast<int>(c.task_action_dims.size()) == c.num_tasks, ConfigError)
+        << "tdmpc2: " << c.task_action_dims.size() << " task_action_dims for " << c.num_tasks << " tasks";
+    mc.task_action_dims = c.task_action_dims;
+  }
+  return mc;
 }
 
-// Model optimizer: encoder at lr x enc_lr_scale; dynamics, reward and Q heads (contiguous) at lr.
-std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Layout& l, float enc_lr_scale) {
-  return {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
-          {l.dynamics.begin(), l.q_end() - l.dynamics.begin(), 1.f}};
+std::vector<float> task_discounts(const Tdmpc2AgentConfig& c) {
+  if (c.task_episode_lengths.empty())
+    return std::vector<float>(c.num_tasks, tdmpc2_discount(c.episode_length));
+  LUCID_CHECK_AS(c.num_tasks > 1 && static_cast<int>(c.task_episode_lengths.size()) == c.num_tasks,
+                 ConfigError)
+      << "tdmpc2: " << c.task_episode_lengths.size() << " task_episode_lengths for " << c.num_tasks
+      << " tasks";
+  std::vector<float> d;
+  for (int len : c.task_episode_lengths) d.push_back(tdmpc2_discount(len));
+  return d;
 }
 
-// dz[r] += dx[r, :L] for rows of a (rows, L + A) input gradient.
-void add_latent_grad(const float* dx, int L, int A, int rows, float* dz) {
+// Model optimizer: encoder at lr x enc_lr_scale; dynamics, reward and Q heads (contiguous) at lr;
+// the task embedding (multitask) at lr.
+std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Model& m, float enc_lr_scale) {
+  const models::tdmpc2::Tdmpc2Layout& l = m.layout();
+  std::vector<ParamGroup> g = {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
+                               {l.dynamics.begin(), l.q_end() - l.dynamics.begin(), 1.f}};
+  if (m.config().multitask())
+    g.push_back({l.task_emb, static_cast<std::size_t>(m.config().num_tasks) * m.config().task_dim, 1.f});
+  return g;
+}
+
+// dz[r] += dx[r, :L] for rows of a (rows, width) input gradient.
+void add_latent_grad(const float* dx, int L, int width, int rows, float* dz) {
   for (int r = 0; r < rows; ++r) {
-    const float* src = dx + static_cast<std::size_t>(r) * (L + A);
+    const float* src = dx + static_cast<std::size_t>(r) * width;
     float* dst = dz + static_cast<std::size_t>(r) * L;
     for (int j = 0; j < L; ++j) dst[j] += src[j];
   }
@@ -83,10 +110,9 @@ float percentile_spread(std::span<float> values) {
 
 Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
     : cfg_(config),
-      discount_(tdmpc2_discount(config.episode_length)),
+      discounts_(task_discounts(config)),
       model_(std::make_unique<models::tdmpc2::Tdmpc2Model>(model_config(config))),
-      optim_(model_->params().size(), model_groups(model_->layout(), config.enc_lr_scale),
-             AdamOptions{config.lr}),
+      optim_(model_->params().size(), model_groups(*model_, config.enc_lr_scale), AdamOptions{config.lr}),
       pi_optim_(model_->params().size(), {{model_->layout().pi.begin(), model_->layout().pi.size(), 1.f}},
                 AdamOptions{config.lr, 0.9f, 0.999f, 1e-5f}),
       rng_(config.seed, 0) {
@@ -100,13 +126,21 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   pc.action_dim = mc.action_dim;
   pc.latent_dim = mc.latent_dim;
   pc.horizon = cfg_.horizon;
-  pc.discount = discount_;
-  planner_ = planners::make_planner(pc);
-  planner_->allocate(1);
+  std::vector<float> planner_discounts;
+  for (float d : discounts_) {
+    const auto it = std::find(planner_discounts.begin(), planner_discounts.end(), d);
+    planner_of_task_.push_back(static_cast<int>(it - planner_discounts.begin()));
+    if (it != planner_discounts.end()) continue;
+    planner_discounts.push_back(d);
+    pc.discount = d;
+    planners_.push_back(planners::make_planner(pc));
+    planners_.back()->allocate(1);
+  }
+  planner_ = planners_.front().get();
   obs_ = Tensor::zeros(Shape{1, mc.obs_dim});
 
   const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, M = mc.mlp_dim;
-  const int HB = H * B, H1B = (H + 1) * B;
+  const int HB = H * B, H1B = (H + 1) * B, TD = mc.task_dim;
   const auto& lay = model_->layout();
   enc_cache_.reserve(lay.encoder, B);
   rew_cache_.reserve(lay.reward, HB);
@@ -121,7 +155,7 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   td_q_.resize(HB);
   zs_.resize(static_cast<std::size_t>(H1B) * L);
   dz_.resize(static_cast<std::size_t>(H1B) * L);
-  dx_.resize(static_cast<std::size_t>(H1B) * (L + A));
+  dx_.resize(static_cast<std::size_t>(H1B) * std::max(L + TD + A, mc.obs_dim + TD));
   dlogits_.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
   ce_.resize(H1B);
   lse_.resize(HB);
@@ -133,6 +167,7 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   da_.resize(static_cast<std::size_t>(H1B) * A);
   dpi_out_.resize(static_cast<std::size_t>(H1B) * 2 * A);
   sorted_.resize(B);
+  row_tasks_.reserve(mc.multitask() ? static_cast<std::size_t>(H1B) : 0);
   noise_.td_eps.resize(static_cast<std::size_t>(HB) * A);
   noise_.pi_eps.resize(static_cast<std::size_t>(H1B) * A);
   noise_.q_masks.resize(static_cast<std::size_t>(mc.num_q) * HB * M);
@@ -141,13 +176,29 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
 
 void Tdmpc2Agent::reset() { planner_->reset(); }
 
+void Tdmpc2Agent::set_task(int task) {
+  LUCID_CHECK(task >= 0 && task < cfg_.num_tasks)
+      << "tdmpc2: task " << task << " out of range [0, " << cfg_.num_tasks << ")";
+  planners::Planner* p = planners_[static_cast<std::size_t>(planner_of_task_[task])].get();
+  // A warm start planned for another task means nothing for this one.
+  if (task != task_) p->reset();
+  planner_ = p;
+  task_ = task;
+  model_->set_task(task);
+}
+
 std::vector<float> Tdmpc2Agent::act(std::span<const float> obs, bool eval) {
   LUCID_CHECK_SHAPE(static_cast<int>(obs.size()) == cfg_.obs_dim)
       << "tdmpc2 act: expected " << cfg_.obs_dim << " observation values, got " << obs.size();
   for (float v : obs) LUCID_CHECK_SHAPE(std::isfinite(v)) << "tdmpc2 act: non-finite observation value " << v;
   std::copy(obs.begin(), obs.end(), obs_.data());
+  // The lookup renormalises the task's embedding row in place, as torch does when planning.
+  if (model_->config().multitask()) model_->set_task(task_);
   const Tensor a = planner_->plan(*model_, obs_, rng_, eval);
-  return {a.data(), a.data() + cfg_.action_dim};
+  std::vector<float> action(a.data(), a.data() + cfg_.action_dim);
+  // The planner samples every dim; the task's env reads only its own (the model ignored the rest).
+  std::fill(action.begin() + model_->config().task_action_dim(task_), action.end(), 0.f);
+  return action;
 }
 
 void Tdmpc2Agent::draw_noise(UpdateNoise& n) {
@@ -166,6 +217,9 @@ void Tdmpc2Agent::draw_noise(UpdateNoise& n) {
 }
 
 UpdateInfo Tdmpc2Agent::update(ReplayBuffer& buffer) {
+  LUCID_CHECK(!model_->config().multitask())
+      << "tdmpc2 multitask: the replay buffer does not record task ids; call update_batch(batch, noise, "
+         "tasks) with the task of each sampled sub-trajectory";
   LUCID_CHECK(buffer.horizon() == cfg_.horizon)
       << "tdmpc2: buffer horizon " << buffer.horizon() << " != " << cfg_.horizon;
   const Batch& batch = buffer.sample(cfg_.batch_size, rng_);
@@ -173,18 +227,10 @@ UpdateInfo Tdmpc2Agent::update(ReplayBuffer& buffer) {
   return update_batch(batch, noise_);
 }
 
-UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& noise) {
-  const auto& mc = model_->config();
-  const int B = cfg_.batch_size, H = cfg_.horizon;
-  LUCID_CHECK_SHAPE(batch.obs.shape() == (Shape{H + 1, B, mc.obs_dim}))
-      << "tdmpc2 update: obs " << batch.obs.shape().str() << ", expected (" << H + 1 << ", " << B << ", "
-      << mc.obs_dim << ")";
-  LUCID_CHECK_SHAPE(batch.action.shape() == (Shape{H, B, mc.action_dim}))
-      << "tdmpc2 update: action " << batch.action.shape().str();
-  LUCID_CHECK_SHAPE(batch.reward.numel() == static_cast<std::int64_t>(H) * B)
-      << "tdmpc2 update: reward " << batch.reward.shape().str();
+UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& noise,
+                                     std::span<const int> tasks) {
   UpdateInfo info;
-  model_update(batch, noise, info);
+  model_update(batch, noise, tasks, info);
   pi_update(noise, info);
   const auto& l = model_->layout();
   ema_update(model_->target_q(), model_->params().subspan(l.q_begin(), l.q_end() - l.q_begin()), cfg_.tau);
@@ -193,37 +239,104 @@ UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& nois
   return info;
 }
 
-void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, UpdateInfo& info) {
+void Tdmpc2Agent::add_task_grad(const float* dx, int width, int col, int rows) {
+  auto& m = *model_;
+  const int td = m.config().task_dim;
+  float* g = m.grads().data() + m.layout().task_emb;
+  for (int r = 0; r < rows; ++r) {
+    const float* src = dx + static_cast<std::size_t>(r) * width + col;
+    float* dst = g + static_cast<std::size_t>(row_tasks_[r]) * td;
+    for (int j = 0; j < td; ++j) dst[j] += src[j];
+  }
+}
+
+void Tdmpc2Agent::compute_targets(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks) {
+  auto& m = *model_;
+  const auto& mc = m.config();
+  const int B = cfg_.batch_size, H = cfg_.horizon, O = mc.obs_dim, HB = H * B;
+  LUCID_CHECK_SHAPE(batch.obs.shape() == (Shape{H + 1, B, mc.obs_dim}))
+      << "tdmpc2 update: obs " << batch.obs.shape().str() << ", expected (" << H + 1 << ", " << B << ", "
+      << mc.obs_dim << ")";
+  LUCID_CHECK_SHAPE(batch.action.shape() == (Shape{H, B, mc.action_dim}))
+      << "tdmpc2 update: action " << batch.action.shape().str();
+  LUCID_CHECK_SHAPE(batch.reward.numel() == static_cast<std::int64_t>(H) * B)
+      << "tdmpc2 update: reward " << batch.reward.shape().str();
+  row_tasks_.clear();
+  if (mc.multitask()) {
+    LUCID_CHECK_SHAPE(static_cast<int>(tasks.size()) == B)
+        << "tdmpc2 multitask update: " << tasks.size() << " task ids for a batch of " << B;
+    for (int t = 0; t <= H; ++t) row_tasks_.insert(row_tasks_.end(), tasks.begin(), tasks.end());
+    // The first lookup renormalises the batch's embedding rows in place (torch max_norm).
+    m.renorm_task_embeddings(tasks);
+  } else {
+    LUCID_CHECK_SHAPE(tasks.empty()) << "tdmpc2: task ids given to a single-task agent";
+  }
+  const float* obs = batch.obs.data();
+  const float* rew = batch.reward.data();
+  const int* rt = row_tasks();
+
+  // TD targets (no grad): online encoder on obs[1:], policy sample, min of two target heads, each
+  // row discounted with its task's discount.
+  m.encode_raw(obs + static_cast<std::size_t>(B) * O, HB, next_z_.data(), rt);
+  m.pi_action_raw(next_z_.data(), noise.td_eps.data(), HB, td_action_.data(), rt);
+  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads, 1), true, td_.data(),
+          rt);
+  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads + 1, 1), true,
+          td_q_.data(), rt);
+  for (int i = 0; i < HB; ++i) {
+    const float gamma = rt ? discounts_[rt[i]] : discounts_[0];
+    td_[i] = rew[i] + gamma * std::min(td_[i], td_q_[i]);
+  }
+}
+
+void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks,
+                               UpdateInfo& info) {
+  auto& m = *model_;
+  const auto& lay = m.layout();
+  const bool mt = m.config().multitask();
+  compute_targets(batch, noise, tasks);
+  const float total = model_loss_backward(batch, noise, &info);
+  // torch clips model.parameters(): pi's gradients are None there (zero here) and the embedding's
+  // are in, so the multitask norm runs over the whole arena.
+  const std::span<float> model_grads = mt ? m.grads() : m.grads().subspan(0, lay.q_end());
+  const float grad_norm = clip_grad_norm(model_grads, cfg_.grad_clip_norm);
+  if (std::isfinite(grad_norm)) {
+    optim_.step(m.params(), m.grads());
+    m.bump_weights_version();
+  }
+  // optim.zero_grad(): the embedding's gradient starts from zero for the policy loss.
+  if (mt) std::fill(m.grads().begin() + static_cast<std::ptrdiff_t>(lay.task_emb), m.grads().end(), 0.f);
+  info["total_loss"] = total;
+  info["grad_norm"] = grad_norm;
+}
+
+float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& noise, UpdateInfo* info) {
   auto& m = *model_;
   const auto& mc = m.config();
   const auto& lay = m.layout();
   const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, O = mc.obs_dim;
-  const int M = mc.mlp_dim, NB = mc.num_bins, HB = H * B;
+  const int M = mc.mlp_dim, NB = mc.num_bins, HB = H * B, TD = mc.task_dim, ZA = L + TD + A;
+  const bool mt = mc.multitask();
   const float* obs = batch.obs.data();
   const float* act = batch.action.data();
   const float* rew = batch.reward.data();
+  const int* rt = row_tasks();
 
-  // 1. TD targets (no grad): online encoder on obs[1:], policy sample, min of two target heads.
-  m.encode_raw(obs + static_cast<std::size_t>(B) * O, HB, next_z_.data());
-  m.pi_action_raw(next_z_.data(), noise.td_eps.data(), HB, td_action_.data());
-  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads, 1), true, td_.data());
-  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads + 1, 1), true,
-          td_q_.data());
-  for (int i = 0; i < HB; ++i) td_[i] = rew[i] + discount_ * std::min(td_[i], td_q_[i]);
-
-  std::fill(m.grads().begin(), m.grads().end(), 0.f);
+  // Multitask keeps the embedding's gradient: what the last policy loss left there (see the header).
+  std::fill(m.grads().begin(),
+            mt ? m.grads().begin() + static_cast<std::ptrdiff_t>(lay.task_emb) : m.grads().end(), 0.f);
   std::fill(dz_.begin(), dz_.end(), 0.f);
 
-  // 2. Latent rollout and consistency loss.
-  std::memcpy(enc_cache_.input(), obs, sizeof(float) * B * O);
+  // Latent rollout and consistency loss.
+  m.input_rows(obs, O, nullptr, rt, B, enc_cache_.input());
   mlp_forward(lay.encoder, m.block(lay.encoder), enc_cache_, B);
   std::memcpy(zs_.data(), enc_cache_.output(), sizeof(float) * B * L);
   float consistency = 0.f, w = 1.f;
   const float cons_scale = cfg_.consistency_coef * 2.f / (static_cast<float>(B) * L * H);
   for (int t = 0; t < H; ++t, w *= cfg_.rho) {
     MlpCache& c = dyn_caches_[t];
-    concat_rows(zs_.data() + static_cast<std::size_t>(t) * B * L, L,
-                act + static_cast<std::size_t>(t) * B * A, A, B, c.input());
+    m.input_rows(zs_.data() + static_cast<std::size_t>(t) * B * L, L,
+                 act + static_cast<std::size_t>(t) * B * A, rt, B, c.input());
     mlp_forward(lay.dynamics, m.block(lay.dynamics), c, B);
     float* z = zs_.data() + static_cast<std::size_t>(t + 1) * B * L;
     std::memcpy(z, c.output(), sizeof(float) * B * L);
@@ -239,8 +352,8 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, Upd
   }
   consistency /= static_cast<float>(H);
 
-  // 3. Reward and value losses over all H steps at once.
-  concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
+  // Reward and value losses over all H steps at once.
+  m.input_rows(zs_.data(), L, act, rt, HB, rew_cache_.input());
   mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
   // Two-hot soft cross-entropy of all H steps in one kernel pass (kernels/softmax.h); row t * B + b
   // carries the gradient weight coef * rho^t / (B H). Returns mean_t rho^t mean_b ce.
@@ -262,81 +375,105 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, Upd
   const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);
   mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
                dx_.data());
-  add_latent_grad(dx_.data(), L, A, HB, dz_.data());
+  add_latent_grad(dx_.data(), L, ZA, HB, dz_.data());
+  if (mt) add_task_grad(dx_.data(), ZA, L, HB);
 
   float value_loss = 0.f;
   for (int q = 0; q < mc.num_q; ++q) {
     MlpCache& c = q_caches_[q];
     const Mlp& head = lay.q[q];
-    std::memcpy(c.input(), rew_cache_.input(), sizeof(float) * HB * (L + A));
+    std::memcpy(c.input(), rew_cache_.input(), sizeof(float) * HB * ZA);
     mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
     value_loss += soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q));
     mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());
-    add_latent_grad(dx_.data(), L, A, HB, dz_.data());
+    add_latent_grad(dx_.data(), L, ZA, HB, dz_.data());
+    if (mt) add_task_grad(dx_.data(), ZA, L, HB);
   }
   value_loss /= static_cast<float>(mc.num_q);
 
-  // 4. Back through the dynamics (last step first), then the encoder.
+  // Back through the dynamics (last step first), then the encoder.
   for (int t = H - 1; t >= 0; --t) {
     mlp_backward(lay.dynamics, m.block(lay.dynamics), m.grad_block(lay.dynamics), dyn_caches_[t],
                  dz_.data() + static_cast<std::size_t>(t + 1) * B * L, dx_.data());
-    add_latent_grad(dx_.data(), L, A, B, dz_.data() + static_cast<std::size_t>(t) * B * L);
+    add_latent_grad(dx_.data(), L, ZA, B, dz_.data() + static_cast<std::size_t>(t) * B * L);
+    if (mt) add_task_grad(dx_.data(), ZA, L, B);
   }
-  mlp_backward(lay.encoder, m.block(lay.encoder), m.grad_block(lay.encoder), enc_cache_, dz_.data(), nullptr);
+  mlp_backward(lay.encoder, m.block(lay.encoder), m.grad_block(lay.encoder), enc_cache_, dz_.data(),
+               mt ? dx_.data() : nullptr);
+  if (mt) add_task_grad(dx_.data(), O + TD, O, B);
 
-  const float total =
-      cfg_.consistency_coef * consistency + cfg_.reward_coef * reward_loss + cfg_.value_coef * value_loss;
-  const std::span<float> model_grads = m.grads().subspan(0, lay.q_end());
-  const float grad_norm = clip_grad_norm(model_grads, cfg_.grad_clip_norm);
-  if (std::isfinite(grad_norm)) {
-    optim_.step(m.params(), m.grads());
-    m.bump_weights_version();
+  if (info) {
+    (*info)["consistency_loss"] = consistency;
+    (*info)["reward_loss"] = reward_loss;
+    (*info)["value_loss"] = value_loss;
   }
-  info["consistency_loss"] = consistency;
-  info["reward_loss"] = reward_loss;
-  info["value_loss"] = value_loss;
-  info["total_loss"] = total;
-  info["grad_norm"] = grad_norm;
+  return cfg_.consistency_coef * consistency + cfg_.reward_coef * reward_loss + cfg_.value_coef * value_loss;
 }
 
 void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
   auto& m = *model_;
+  const auto& lay = m.layout();
+  pi_loss_backward(noise, true, &info);
+  const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
+  const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
+  if (std::isfinite(pi_norm)) {
+    pi_optim_.step(m.params(), m.grads());
+    m.bump_weights_version();
+  }
+  info["pi_grad_norm"] = pi_norm;
+}
+
+float Tdmpc2Agent::pi_loss_backward(const UpdateNoise& noise, bool update_scale, UpdateInfo* info) {
+  auto& m = *model_;
   const auto& mc = m.config();
   const auto& lay = m.layout();
   const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, M = mc.mlp_dim;
-  const int R = (H + 1) * B;
+  const int R = (H + 1) * B, TD = mc.task_dim, ZA = L + TD + A;
+  const bool mt = mc.multitask();
+  const int* rt = row_tasks();
   const float dif = mc.log_std_max - mc.log_std_min;
   constexpr float kHalfLog2Pi = 0.9189385175704956f;
+  // The model step may have pushed a row past norm 1: the policy's lookup renormalises it again.
+  if (mt) m.renorm_task_embeddings(std::span<const int>(row_tasks_.data(), B));
 
-  // Policy on the detached latents: a = tanh(mu + eps * exp(log_std)).
-  std::memcpy(pi_cache_.input(), zs_.data(), sizeof(float) * R * L);
+  // Policy on the detached latents: a = tanh(mu + eps * exp(log_std)). Multitask: mean, log_std and
+  // eps are masked to the row's task, so a padded dim's action is tanh(0) = 0 and carries no gradient.
+  m.input_rows(zs_.data(), L, nullptr, rt, R, pi_cache_.input());
   mlp_forward(lay.pi, m.block(lay.pi), pi_cache_, R);
   const float* out = pi_cache_.output();
   const float* eps = noise.pi_eps.data();
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
+    const int valid = rt ? mc.task_action_dim(rt[r]) : A;
     for (int j = 0; j < A; ++j) {
       const std::size_t i = static_cast<std::size_t>(r) * A + j;
+      if (j >= valid) {
+        pi_pre_[i] = pi_action_[i] = 0.f;
+        continue;
+      }
       const float* o = out + static_cast<std::size_t>(r) * 2 * A;
       const float log_std = mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
       pi_pre_[i] = o[j] + eps[i] * std::exp(log_std);
       pi_action_[i] = std::tanh(pi_pre_[i]);
     }
+  }
 
   // Q of the two chosen heads (updated weights, no parameter gradient; dropout on as in train mode).
   std::fill(q_sum_.begin(), q_sum_.end(), 0.f);
   for (int k = 0; k < 2; ++k) {
     const Mlp& head = lay.q[noise.pi_heads[k]];
     MlpCache& c = q_caches_[k];
-    concat_rows(zs_.data(), L, pi_action_.data(), A, R, c.input());
+    m.input_rows(zs_.data(), L, pi_action_.data(), rt, R, c.input());
     mlp_forward(head, m.block(head), c, R, noise.pi_q_masks.data() + static_cast<std::size_t>(k) * R * M);
     models::tdmpc2::two_hot_inv_rows(c.output(), R, mc, q_tmp_.data());
     for (int r = 0; r < R; ++r) q_sum_[r] += 0.5f * q_tmp_[r];
   }
 
   // RunningScale: lerp towards max(P95 - P5, 1) of the first step's Q.
-  std::copy(q_sum_.begin(), q_sum_.begin() + B, sorted_.begin());
-  const float spread = std::max(percentile_spread(std::span<float>(sorted_.data(), B)), 1.f);
-  scale_ += cfg_.tau * (spread - scale_);
+  if (update_scale) {
+    std::copy(q_sum_.begin(), q_sum_.begin() + B, sorted_.begin());
+    const float spread = std::max(percentile_spread(std::span<float>(sorted_.data(), B)), 1.f);
+    scale_ += cfg_.tau * (spread - scale_);
+  }
 
   // Loss = mean_t rho^t mean_b -(c * scaled_entropy + q / S); gradients per row.
   std::fill(da_.begin(), da_.end(), 0.f);
@@ -345,17 +482,22 @@ void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
     const float row_w = w / (static_cast<float>(H + 1) * B);
     for (int b = 0; b < B; ++b) {
       const int r = t * B + b;
+      const int valid = rt ? mc.task_action_dim(rt[r]) : A;
       const float* o = out + static_cast<std::size_t>(r) * 2 * A;
       float lp_gauss = 0.f, correction = 0.f;
       for (int j = 0; j < A; ++j) {
         const std::size_t i = static_cast<std::size_t>(r) * A + j;
-        const float log_std = mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
-        lp_gauss += -0.5f * eps[i] * eps[i] - log_std - kHalfLog2Pi;
+        // A padded dim (eps = log_std = 0) still adds -log(2 pi) / 2 and log(1 + 1e-6), as in the
+        // official gaussian_logprob and squash, which sum over every dim.
+        const float log_std = j < valid ? mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f) : 0.f;
+        const float e = j < valid ? eps[i] : 0.f;
+        lp_gauss += -0.5f * e * e - log_std - kHalfLog2Pi;
         const float a = pi_action_[i];
         correction += std::log(std::max(1.f - a * a, 0.f) + 1e-6f);
       }
       const float lp = lp_gauss - correction;
-      const float slp = lp_gauss * static_cast<float>(A);
+      // Scaled by the task's own action dims (official: action_masks.sum(-1)[task]).
+      const float slp = lp_gauss * static_cast<float>(valid);
       // scaled_entropy = -lp * (slp / (lp + 1e-8)), differentiated through both factors.
       const float den = lp + 1e-8f;
       const float se = -lp * (slp / den);
@@ -366,10 +508,15 @@ void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
       q_tmp_[r] = 0.5f * g_q;  // d loss / d (each head's decoded value)
       const float g_lp = g_se * (-slp / den + lp * slp / (den * den));
       const float g_slp = g_se * (-lp / den);
-      const float g_lpg = g_lp + g_slp * static_cast<float>(A);
+      const float g_lpg = g_lp + g_slp * static_cast<float>(valid);
       float* dout = dpi_out_.data() + static_cast<std::size_t>(r) * 2 * A;
       for (int j = 0; j < A; ++j) {
         const std::size_t i = static_cast<std::size_t>(r) * A + j;
+        if (j >= valid) {  // masked outputs: no gradient reaches mean or log_std
+          da_[i] = 0.f;
+          dout[j] = dout[A + j] = 0.f;
+          continue;
+        }
         const float a = pi_action_[i];
         const float one_m = 1.f - a * a;
         // lp = lp_gauss - sum log(relu(1 - a^2) + 1e-6): d/da = 2a / (relu(1 - a^2) + 1e-6) when 1 - a^2 > 0.
@@ -383,15 +530,21 @@ void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
     }
   }
 
-  // Q backward to the action (two heads, each weighted 1/2).
+  // Q backward to the action (two heads, each weighted 1/2); the Q weights are detached, the task
+  // embedding in Q's input is not (official: Q(zs, action, task, detach=True)).
   for (int k = 0; k < 2; ++k) {
     const Mlp& head = lay.q[noise.pi_heads[k]];
     MlpCache& c = q_caches_[k];
     models::tdmpc2::two_hot_inv_backward_rows(c.output(), q_tmp_.data(), R, mc, dlogits_.data());
     mlp_backward(head, m.block(head), nullptr, c, dlogits_.data(), dx_.data());
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < A; ++j)
-        da_[static_cast<std::size_t>(r) * A + j] += dx_[static_cast<std::size_t>(r) * (L + A) + L + j];
+    for (int r = 0; r < R; ++r) {
+      const float* mask = mt ? m.action_mask(rt[r]) : nullptr;
+      for (int j = 0; j < A; ++j) {
+        const float g = dx_[static_cast<std::size_t>(r) * ZA + L + TD + j];
+        da_[static_cast<std::size_t>(r) * A + j] += mask ? mask[j] * g : g;
+      }
+    }
+    if (mt) add_task_grad(dx_.data(), ZA, L, R);
   }
 
   // Through tanh, the reparameterisation and the log_std squashing into the policy outputs.
@@ -409,17 +562,15 @@ void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
       dout[A + j] = dlog_std * 0.5f * dif * (1.f - th * th);
     }
   }
-  mlp_backward(lay.pi, m.block(lay.pi), m.grad_block(lay.pi), pi_cache_, dpi_out_.data(), nullptr);
-  const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
-  const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
-  if (std::isfinite(pi_norm)) {
-    pi_optim_.step(m.params(), m.grads());
-    m.bump_weights_version();
+  mlp_backward(lay.pi, m.block(lay.pi), m.grad_block(lay.pi), pi_cache_, dpi_out_.data(),
+               mt ? dx_.data() : nullptr);
+  if (mt) add_task_grad(dx_.data(), L + TD, L, R);
+  if (info) {
+    (*info)["pi_loss"] = loss;
+    (*info)["pi_scale"] = scale_;
+    (*info)["pi_entropy"] = entropy_sum / static_cast<float>(R);
   }
-  info["pi_loss"] = loss;
-  info["pi_grad_norm"] = pi_norm;
-  info["pi_scale"] = scale_;
-  info["pi_entropy"] = entropy_sum / static_cast<float>(R);
+  return loss;
 }
 
 AgentState Tdmpc2Agent::state() const {
@@ -436,6 +587,12 @@ AgentState Tdmpc2Agent::state() const {
   add("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
   const float scale[1] = {scale_};
   add("pi_scale", scale);
+  if (model_->config().multitask()) {
+    // The policy loss's embedding gradient that the next model update adds to (see the header).
+    const auto& l = model_->layout();
+    add("model.task_emb_grad", std::span<const float>(model_->grads()).subspan(l.task_emb));
+    s.scalars["task"] = std::to_string(task_);
+  }
   s.scalars["optim.step"] = std::to_string(optim_.step_count());
   s.scalars["pi_optim.step"] = std::to_string(pi_optim_.step_count());
   s.scalars["rng.seed"] = std::to_string(rng_.seed());
@@ -473,13 +630,20 @@ void Tdmpc2Agent::load_state(const AgentState& s) {
   copy("pi_optim.exp_avg", pi_optim_.exp_avg());
   copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
   scale_ = find("pi_scale", 1)[0];
+  if (model_->config().multitask()) {
+    copy("model.task_emb_grad", model_->grads().subspan(model_->layout().task_emb));
+    task_ = static_cast<int>(scalar("task"));
+    LUCID_CHECK_AS(task_ >= 0 && task_ < cfg_.num_tasks, IoError)
+        << "tdmpc2 state: task " << task_ << " out of range";
+    planner_ = planners_[static_cast<std::size_t>(planner_of_task_[task_])].get();
+  }
   optim_.set_step_count(scalar("optim.step"));
   pi_optim_.set_step_count(scalar("pi_optim.step"));
   rng_ = Rng(static_cast<std::uint64_t>(scalar("rng.seed")), 0);
   rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
   updates_ = scalar("updates");
   model_->bump_weights_version();
-  planner_->reset();
+  for (auto& p : planners_) p->reset();
 }
 
 }  // namespace lucid::agents

@@ -16,6 +16,16 @@
 // All random choices of one update (heads, policy noise, dropout masks) are drawn up front into an
 // UpdateNoise, so a test can pass the same ones to a PyTorch reference.
 //
+// Multitask (num_tasks > 1, facts §1.2-1.5): every sub-trajectory of a batch carries a task id.
+// Each network reads that task's embedding (models/tdmpc2/model.h), the TD target uses that task's
+// discount (the discount heuristic of its episode length), and the policy's mean, log_std and noise
+// are masked to the task's action dims, with the entropy scaled by that count. The embedding is in
+// the model optimizer (lr x1) and gets gradients from every network that reads it. The policy
+// loss reaches it too (through pi's and Q's inputs), and in the official code that gradient is
+// cleared by neither optimizer (the policy optimizer owns only pi's parameters), so it is added to
+// the next model update's gradient of the table: the agent keeps it across updates (and in its
+// state) to do the same.
+//
 // Memory: every activation buffer is sized at construction for batch_size x (H+1) rows; an
 // update allocates nothing.
 #pragma once
@@ -52,6 +62,11 @@ struct Tdmpc2AgentConfig {
   float tau = 0.01f;
   int episode_length = 500;  // agent steps; sets the discount heuristically
   bool mpc = true;           // plan with MPPI; false: act with the policy prior
+  // Multitask: tasks share obs_dim / action_dim (padded); per task its valid action dims and its
+  // episode length (-> discount). Empty lists mean action_dim / episode_length for every task.
+  int num_tasks = 1;
+  std::vector<int> task_action_dims;
+  std::vector<int> task_episode_lengths;
   std::uint64_t seed = 1;
   planners::PlannerConfig planner;  // action/latent dims, horizon and discount are filled in
 };
@@ -84,23 +99,53 @@ class Tdmpc2Agent final : public Agent {
   void load_state(const AgentState& state) override;
 
   // One update from a given batch and given random choices (the golden test's entry point).
-  UpdateInfo update_batch(const Batch& batch, const UpdateNoise& noise);
+  // tasks: the task of each of the batch's B sub-trajectories (multitask only; empty single-task).
+  UpdateInfo update_batch(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks = {});
   void draw_noise(UpdateNoise& noise);
+
+  // The task act() plans for (multitask); its discount becomes the planner's.
+  void set_task(int task);
+  int task() const { return task_; }
+
+  // The update in pieces, for gradient checks; update_batch runs them with the optimizer steps in
+  // between. compute_targets: step 1 (no grad): next_z and the TD targets, read by the loss below.
+  void compute_targets(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks = {});
+  // Step 2-3 on the targets of the last compute_targets: the world-model loss (returned) and its
+  // gradients in model().grads() (parameters of encoder..Q and the task embedding, (=) except the
+  // embedding, which keeps what the last policy loss left, as in the official code).
+  float model_loss_backward(const Batch& batch, const UpdateNoise& noise, UpdateInfo* info = nullptr);
+  // The policy loss on the latents of the last model_loss_backward and its gradients (+=) into pi
+  // and the task embedding; update_scale false keeps the running scale as it is.
+  float pi_loss_backward(const UpdateNoise& noise, bool update_scale, UpdateInfo* info = nullptr);
+  std::span<const float> td_targets() const { return td_; }  // (H, B) of the last compute_targets
 
   models::tdmpc2::Tdmpc2Model& model() { return *model_; }
   const Tdmpc2AgentConfig& config() const { return cfg_; }
-  float discount() const { return discount_; }
+  float discount() const { return discounts_[task_]; }
+  float task_discount(int task) const { return discounts_.at(task); }
   float pi_scale() const { return scale_; }
   Rng& rng() { return rng_; }
 
  private:
-  void model_update(const Batch& batch, const UpdateNoise& noise, UpdateInfo& info);
+  void model_update(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks,
+                    UpdateInfo& info);
   void pi_update(const UpdateNoise& noise, UpdateInfo& info);
+  // Per-row task ids of the last batch ((H + 1) * B rows, time-major), or nullptr single-task.
+  const int* row_tasks() const { return row_tasks_.empty() ? nullptr : row_tasks_.data(); }
+  // Scatters the embedding columns [col, col + task_dim) of rows x width input gradients into the
+  // embedding's gradient (+=), each row into its task's row.
+  void add_task_grad(const float* dx, int width, int col, int rows);
 
   Tdmpc2AgentConfig cfg_;
-  float discount_;
+  std::vector<float> discounts_;  // per task
   std::unique_ptr<models::tdmpc2::Tdmpc2Model> model_;
-  std::unique_ptr<planners::Planner> planner_;
+  // One planner per distinct task discount (the planner's discount is fixed at construction);
+  // planner_ is the current task's.
+  std::vector<std::unique_ptr<planners::Planner>> planners_;
+  std::vector<int> planner_of_task_;
+  planners::Planner* planner_ = nullptr;
+  int task_ = 0;
+  std::vector<int> row_tasks_;
   Adam optim_, pi_optim_;
   float scale_ = 1.f;  // RunningScale of the policy loss
   Rng rng_;
