@@ -222,19 +222,9 @@ void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) 
   if (error) std::rethrow_exception(error);
 }
 
-Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) {
-  LUCID_CHECK(max_batch_ > 0) << "mppi: call allocate() before plan()";
-  const std::int64_t batch64 = obs.shape().rows();
-  LUCID_CHECK_SHAPE(batch64 >= 1 && batch64 <= max_batch_)
-      << "mppi: batch " << batch64 << " outside [1, " << max_batch_ << "]";
-  LUCID_CHECK_SHAPE(model.action_dim() == cfg_.action_dim && model.latent_dim() == cfg_.latent_dim)
-      << "mppi: configured for action " << cfg_.action_dim << " / latent " << cfg_.latent_dim
-      << ", model has " << model.action_dim() << " / " << model.latent_dim();
-  const int B = static_cast<int>(batch64);
+void Mppi::prepare_cpu(const models::WorldModel& model, const Tensor& obs, int B, Rng& rng) {
   const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
-  const int P = cfg_.num_pi_trajs, K = cfg_.num_elites;
-  make_views(B, model.concurrent_queries() ? kernels::num_threads() : 1);
-
+  const int P = cfg_.num_pi_trajs;
   model.encode_into(obs, v_.obs_z0);
   const float* z0 = v_.obs_z0.data();
   float* zs = v_.z_start.data();
@@ -279,6 +269,45 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
       std::memcpy(zt + static_cast<std::size_t>(b) * S * L, z->data() + static_cast<std::size_t>(b) * P * L,
                   sizeof(float) * P * L);
   }
+}
+
+// The Gaussian sequences of one iteration: clamp(mean + std N(0,1), -1, 1), one bulk draw.
+void Mppi::sample_actions_cpu(int B, Rng& rng) {
+  const int H = cfg_.horizon, A = cfg_.action_dim, S = cfg_.num_samples, P = cfg_.num_pi_trajs;
+  const std::size_t n_noise = static_cast<std::size_t>(B) * (S - P) * H * A;
+  rng.normal(noise_.data(), n_noise);
+  std::size_t k = 0;
+  for (int t = 0; t < H; ++t) {
+    float* act = v_.actions[t].data();
+    for (int b = 0; b < B; ++b) {
+      const float* mu = mean_.data() + (static_cast<std::size_t>(b) * H + t) * A;
+      const float* sd = std_.data() + (static_cast<std::size_t>(b) * H + t) * A;
+      for (int s = P; s < S; ++s) {
+        float* a = act + (static_cast<std::size_t>(b) * S + s) * A;
+        for (int j = 0; j < A; ++j) a[j] = std::clamp(mu[j] + sd[j] * noise_[k++], -1.f, 1.f);
+      }
+    }
+  }
+}
+
+Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) {
+  LUCID_CHECK(max_batch_ > 0) << "mppi: call allocate() before plan()";
+  const std::int64_t batch64 = obs.shape().rows();
+  LUCID_CHECK_SHAPE(batch64 >= 1 && batch64 <= max_batch_)
+      << "mppi: batch " << batch64 << " outside [1, " << max_batch_ << "]";
+  LUCID_CHECK_SHAPE(model.action_dim() == cfg_.action_dim && model.latent_dim() == cfg_.latent_dim)
+      << "mppi: configured for action " << cfg_.action_dim << " / latent " << cfg_.latent_dim
+      << ", model has " << model.action_dim() << " / " << model.latent_dim();
+  const int B = static_cast<int>(batch64);
+  const int H = cfg_.horizon, A = cfg_.action_dim, S = cfg_.num_samples, K = cfg_.num_elites;
+  // Device queries go to one stream from one host thread.
+  make_views(B, model.concurrent_queries() && obs.is_cpu() ? kernels::num_threads() : 1);
+
+  const bool on_device = obs.device() == Device::kCuda;
+  if (on_device)
+    prepare_cuda(model, obs, B, rng);
+  else
+    prepare_cpu(model, obs, B, rng);
 
   // Mean warm-started by shifting the previous final mean; std reset to max_std every call.
   for (int b = 0; b < B; ++b)
@@ -292,21 +321,12 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   elite_trace_.clear();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
-    const std::size_t n_noise = static_cast<std::size_t>(B) * (S - P) * H * A;
-    rng.normal(noise_.data(), n_noise);
-    std::size_t k = 0;
-    for (int t = 0; t < H; ++t) {
-      float* act = v_.actions[t].data();
-      for (int b = 0; b < B; ++b) {
-        const float* mu = mean_.data() + (static_cast<std::size_t>(b) * H + t) * A;
-        const float* sd = std_.data() + (static_cast<std::size_t>(b) * H + t) * A;
-        for (int s = P; s < S; ++s) {
-          float* a = act + (static_cast<std::size_t>(b) * S + s) * A;
-          for (int j = 0; j < A; ++j) a[j] = std::clamp(mu[j] + sd[j] * noise_[k++], -1.f, 1.f);
-        }
-      }
+    if (on_device) {
+      iterate_cuda(model, B, rng);  // leaves value_ and actions_ on the host for the refit
+    } else {
+      sample_actions_cpu(B, rng);
+      estimate_value(model, B, rng);
     }
-    estimate_value(model, B, rng);
 
     for (int b = 0; b < B; ++b) {
       const float* val = value_.data() + static_cast<std::size_t>(b) * S;
@@ -366,6 +386,7 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   }
   std::copy(mean_.begin(), mean_.begin() + static_cast<std::ptrdiff_t>(B) * H * A, prev_mean_.begin());
   warm_ = true;
+  if (on_device) return finish_cuda(B);
   return v_.out;
 }
 

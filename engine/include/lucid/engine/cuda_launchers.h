@@ -18,6 +18,7 @@
 #include "lucid/kernels/cuda/gru.h"
 #include "lucid/kernels/cuda/layernorm.h"
 #include "lucid/kernels/cuda/loss.h"
+#include "lucid/kernels/cuda/mppi.h"
 #include "lucid/kernels/cuda/optim.h"
 #include "lucid/kernels/cuda/policy.h"
 #include "lucid/kernels/cuda/q_head.h"
@@ -27,7 +28,7 @@
 #include "lucid/kernels/cuda/stream.h"
 
 // X(name) for every lucid::kernels::<name>_cuda the engine dispatches to, by launcher file. The
-// last line is for layers above the engine (TD-MPC2 device inference, MPPI), which reach the
+// last two lines are for layers above the engine (TD-MPC2 device inference, MPPI), which reach the
 // device through this same table so that they, too, build without CUDA.
 // clang-format off
 #define LUCID_CUDA_LAUNCHER_LIST(X)                                                                \
@@ -43,7 +44,8 @@
   X(dropout_forward) X(dropout_backward)                                       /* random */        \
   X(gru_torch_forward) X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) /* gru */        \
   X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */         \
-  X(q_head_decode_forward) X(policy_squash) X(philox_normal)  /* TD-MPC2 inference, MPPI (models) */
+  X(q_head_decode_forward) X(policy_squash) X(philox_normal)   /* TD-MPC2 inference, MPPI */      \
+  X(mppi_sample_actions) X(mppi_accumulate)
 // clang-format on
 
 namespace lucid {

@@ -18,6 +18,15 @@
 //
 // Buffers: everything for max_batch observations is allocated in allocate(); plan() allocates
 // nothing (tensor views are rebuilt only when B changes).
+//
+// On the CUDA device (obs on Device::kCuda, the model's queries on the device; mppi_cuda.cc):
+// the encode, the policy-prior rollout and, per iteration, the noise draw (Philox on the device,
+// the very numbers the CPU's Rng gives, the Rng advanced alike), the clamped sampling, every
+// rollout step and the terminal value run as device launches on one stream with no host round
+// trip. First version: the elite selection and refit stay on the host, fed by one copy of the
+// rows' values and of the action sequences per iteration, and the new mean and std go back up.
+// The returned action is a device tensor. Same plan as the CPU for the same Rng, up to float
+// summation order.
 #pragma once
 
 #include <span>
@@ -58,6 +67,14 @@ class Mppi final : public Planner {
   void terminal_value(const models::WorldModel& model, const Chunk& c, std::span<const int> heads,
                       float gamma_h);
   void estimate_value(const models::WorldModel& model, int batch, Rng& rng);
+  // CPU: encode, z_start, the policy-prior rollout; the Gaussian samples of one iteration.
+  void prepare_cpu(const models::WorldModel& model, const Tensor& obs, int batch, Rng& rng);
+  void sample_actions_cpu(int batch, Rng& rng);
+  // Device (mppi_cuda.cc): the same steps on dev_; iterate_cuda samples, rolls out, adds the
+  // terminal value and leaves value_ and actions_ on the host; finish_cuda uploads the action.
+  void prepare_cuda(const models::WorldModel& model, const Tensor& obs, int batch, Rng& rng);
+  void iterate_cuda(const models::WorldModel& model, int batch, Rng& rng);
+  Tensor finish_cuda(int batch);
 
   PlannerConfig cfg_;
   int max_batch_ = 0;
@@ -92,6 +109,20 @@ class Mppi final : public Planner {
   std::vector<int> elite_;                     // (max_batch, K)
   std::vector<float> score_;                   // (max_batch, K)
   std::vector<float> elite_trace_;
+
+  // Device twins of the buffers above (max_batch rows), made by the first device plan().
+  struct DeviceBuffers {
+    Tensor z0, z_a, z_b, z_term;    // (max_batch, L), (rows, L) x 3
+    Tensor actions;                 // (H, rows, A)
+    Tensor pi_z_a, pi_z_b, pi_eps;  // (max_batch * P, L) x 2, (max_batch * P, A)
+    Tensor pi_actions;              // (H, max_batch * P, A)
+    Tensor pi_reward, pi_return;    // (max_batch * P)
+    Tensor reward, q, value;        // (rows)
+    Tensor term_eps, term_action;   // (rows, A)
+    Tensor noise;                   // rows * H * A
+    Tensor mean, std_dev;           // (max_batch * H * A)
+    Tensor out;                     // (max_batch, A)
+  } dev_;
 };
 
 }  // namespace lucid::planners
