@@ -16,8 +16,18 @@
 // oversubscribed machine it shows the work apart from the waiting), gflop_per_call (the GEMM FLOPs of one
 // call, counted from the MLP shapes and the model evaluations the planner's algorithm makes: 2 * in * out per
 // row per Linear, a backward GEMM costing the same as its forward) and gflops = gflop_per_call / median. A
-// table by default, one JSON object per line with format=json. This build has no CUDA backend for the
-// planners, so launches_per_call / graph_launches_per_call are not reported.
+// table by default, one JSON object per line with format=json.
+//
+// device=cuda (planner=mppi, agent=tdmpc2; a binary that links a CUDA backend: `lucid` on a
+// LUCID_CUDA build, `lucid_emu` on an emulator build): the observation and the model's queries go
+// to the device (models/tdmpc2/model_cuda.h, planners/mppi/mppi_cuda.cc) and each result adds
+// device, backend, launches_per_call and graph_launches_per_call (kernel launches, cuBLAS calls
+// included, and CUDA-graph launches on lucid's compute stream, averaged over the timed calls),
+// mlp_layers_per_call (MLP layer evaluations one call makes, each batched call of a layer counted
+// once) and launches_per_mlp_layer, their ratio — every launch of the call, epilogues, noise and
+// sums included, is charged to the layers. The counts come from the emulator's per-stream
+// counters; a native GPU does not count launches for us, so there they are null (use nsys,
+// docs/profiling.md). Emulated timings are the emulator's, not a GPU's.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,6 +42,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/cuda_hooks.h"
 #include "cli/run_setup.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
@@ -129,7 +140,21 @@ double flops_per_call(const std::string& name, const planners::PlannerConfig& pc
 struct Result {
   std::string planner;
   double median_ms = 0, p90_ms = 0, median_cpu_ms = 0, gflop = 0;
+  bool counted = false;  // device launch counts available
+  double launches = 0, graph_launches = 0, mlp_layers = 0;
 };
+
+// MLP layer evaluations of one TD-MPC2 MPPI call for one observation (see mppi.h): encode, the
+// policy rows' H steps of pi, reward and dynamics once, then per iteration H steps of reward and
+// dynamics for the sampled rows and the terminal pi and two Q heads.
+double mppi_layers_per_call(const planners::PlannerConfig& pc, const models::tdmpc2::Tdmpc2Layout& lay,
+                            int num_q) {
+  auto n = [](const models::tdmpc2::Mlp& m) { return static_cast<double>(m.layers().size()); };
+  const double H = pc.horizon, I = pc.iterations + (pc.action_dim >= 20 ? 2 : 0);
+  const double step = n(lay.reward) + n(lay.dynamics);
+  const double pi_rows = pc.num_pi_trajs > 0 ? H * (n(lay.pi) + step) : 0.0;
+  return n(lay.encoder) + pi_rows + I * (H * step + n(lay.pi) + std::min(num_q, 2) * n(lay.q.front()));
+}
 
 double process_cpu_ms() {
   timespec ts{};
@@ -146,7 +171,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int cmd_plan_bench(const Config& config) {
-  prepare_runtime(config);
+  const Device device = prepare_runtime(config, "plan-bench");
   const std::string format = config.get_string("format");
   LUCID_CHECK_AS(format == "table" || format == "json", ConfigError)
       << "format must be table or json, got '" << format << "'";
@@ -181,10 +206,22 @@ int cmd_plan_bench(const Config& config) {
     model_ptr = std::move(m);
   }
   const models::WorldModel& model = *model_ptr;
+  const bool on_device = device == Device::kCuda;
+  if (on_device) {
+    LUCID_CHECK_AS(agent == "tdmpc2", ConfigError) << "plan-bench device=cuda: agent must be tdmpc2";
+    for (const std::string& name : split_names(config.get_string("planner")))
+      LUCID_CHECK_AS(name == "mppi", ConfigError)
+          << "plan-bench device=cuda: planner " << name << " runs on the CPU only (mppi runs on the device)";
+  }
+  const CudaHooks* hooks = on_device ? cuda_hooks() : nullptr;
+  // Kernel and graph launches on the compute stream so far; false when they cannot be counted.
+  auto counts = [&](std::uint64_t* kernels, std::uint64_t* graphs) {
+    return hooks != nullptr && hooks->launch_counts(kernels, graphs);
+  };
   std::vector<float> obs_values(obs_dim);
   Rng obs_rng(seed, 2);
   obs_rng.normal(obs_values.data(), obs_values.size());
-  const Tensor obs = Tensor::from(obs_values, Shape{1, obs_dim});
+  const Tensor obs = Tensor::from(obs_values, Shape{1, obs_dim}).to(device);
 
   std::vector<Result> results;
   for (const std::string& name : split_names(config.get_string("planner"))) {
@@ -202,17 +239,28 @@ int cmd_plan_bench(const Config& config) {
     std::vector<double> ms, cpu_ms;
     ms.reserve(calls);
     cpu_ms.reserve(calls);
+    Result r;
+    std::uint64_t k0 = 0, g0 = 0, k1 = 0, g1 = 0;
+    r.counted = counts(&k0, &g0);
     for (int i = 0; i < calls; ++i) {
       const double c0 = process_cpu_ms();
       const auto t0 = std::chrono::steady_clock::now();
       const Tensor a = planner->plan(model, obs, rng, true);
       const auto t1 = std::chrono::steady_clock::now();
       cpu_ms.push_back(process_cpu_ms() - c0);
-      LUCID_CHECK(std::isfinite(a.data()[0])) << "plan-bench: " << name << " returned a non-finite action";
+      const float a0 = a.is_cpu() ? a.data()[0] : a.to(Device::kCpu).data()[0];
+      LUCID_CHECK(std::isfinite(a0)) << "plan-bench: " << name << " returned a non-finite action";
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
+    if (r.counted && counts(&k1, &g1)) {  // the finiteness reads above are copies, not launches
+      r.launches = static_cast<double>(k1 - k0) / calls;
+      r.graph_launches = static_cast<double>(g1 - g0) / calls;
+    }
+    if (on_device)
+      r.mlp_layers = mppi_layers_per_call(
+          pc, std::as_const(dynamic_cast<const models::tdmpc2::Tdmpc2Model&>(model)).layout(),
+          model.num_values());
     std::sort(ms.begin(), ms.end());
-    Result r;
     r.planner = name;
     r.median_ms = median(ms);
     r.median_cpu_ms = median(cpu_ms);
@@ -224,19 +272,28 @@ int cmd_plan_bench(const Config& config) {
   const long long threads = config.get_int("threads");
   if (format == "json") {
     for (const Result& r : results) {
-      const nlohmann::json j = {{"planner", r.planner},
-                                {"agent", agent},
-                                {"model_size", model_size},
-                                {"params", params},
-                                {"obs_dim", obs_dim},
-                                {"action_dim", action_dim},
-                                {"threads", threads},
-                                {"calls", calls},
-                                {"median_ms", r.median_ms},
-                                {"p90_ms", r.p90_ms},
-                                {"median_cpu_ms", r.median_cpu_ms},
-                                {"gflop_per_call", r.gflop},
-                                {"gflops", r.gflop / (r.median_ms * 1e-3)}};
+      nlohmann::json j = {{"planner", r.planner},
+                          {"agent", agent},
+                          {"model_size", model_size},
+                          {"params", params},
+                          {"obs_dim", obs_dim},
+                          {"action_dim", action_dim},
+                          {"threads", threads},
+                          {"calls", calls},
+                          {"median_ms", r.median_ms},
+                          {"p90_ms", r.p90_ms},
+                          {"median_cpu_ms", r.median_cpu_ms},
+                          {"gflop_per_call", r.gflop},
+                          {"gflops", r.gflop / (r.median_ms * 1e-3)}};
+      if (on_device) {
+        j["device"] = "cuda";
+        j["backend"] = hooks->backend;
+        j["mlp_layers_per_call"] = r.mlp_layers;
+        j["launches_per_call"] = r.counted ? nlohmann::json(r.launches) : nlohmann::json(nullptr);
+        j["graph_launches_per_call"] = r.counted ? nlohmann::json(r.graph_launches) : nlohmann::json(nullptr);
+        j["launches_per_mlp_layer"] =
+            r.counted ? nlohmann::json(r.launches / r.mlp_layers) : nlohmann::json(nullptr);
+      }
       std::cout << j.dump() << "\n";
     }
     return 0;
@@ -249,6 +306,18 @@ int cmd_plan_bench(const Config& config) {
   for (const Result& r : results)
     std::printf("%-16s %11.3f %11.3f %14.3f %15.4f %9.2f\n", r.planner.c_str(), r.median_ms, r.p90_ms,
                 r.median_cpu_ms, r.gflop, r.gflop / (r.median_ms * 1e-3));
+  for (const Result& r : results) {
+    if (!on_device) break;
+    if (r.counted)
+      std::printf(
+          "%s on CUDA (%s): %.1f kernel launches and %.1f graph launches per call, %.0f MLP layers: "
+          "%.2f launches per MLP layer\n",
+          r.planner.c_str(), hooks->backend, r.launches, r.graph_launches, r.mlp_layers,
+          r.launches / r.mlp_layers);
+    else
+      std::printf("%s on CUDA (%s): launches are not counted on a native GPU (nsys: docs/profiling.md)\n",
+                  r.planner.c_str(), hooks->backend);
+  }
   return 0;
 }
 

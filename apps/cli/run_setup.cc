@@ -1,6 +1,7 @@
 // Shared setup of the subcommands (see run_setup.h).
 #include "cli/run_setup.h"
 
+#include "cli/cuda_hooks.h"
 #include "lucid/agents/bmpc_agent.h"
 #include "lucid/agents/random_agent.h"
 #include "lucid/agents/tdmpc2_agent.h"
@@ -9,16 +10,27 @@
 
 namespace lucid::cli {
 
-void prepare_runtime(const Config& config) {
+Device prepare_runtime(const Config& config, const char* cuda_user) {
   const std::string device = config.get_string("device");
-  LUCID_CHECK_AS(device == "cpu", ConfigError)
-      << "device=" << device << " is not available: the engine runs on the CPU in this build (its CUDA "
-      << "kernels are built and tested under the emulator, but the engine does not dispatch to them yet)";
+  LUCID_CHECK_AS(device == "cpu" || device == "cuda", ConfigError)
+      << "device must be cpu or cuda, got '" << device << "'";
+  if (device == "cuda") {
+    LUCID_CHECK_AS(cuda_user != nullptr, ConfigError)
+        << "device=cuda is not available for this subcommand: on the device lucid runs TD-MPC2 "
+        << "inference and MPPI (`lucid plan-bench planner=mppi device=cuda`); training and evaluation "
+        << "run on the CPU";
+    const CudaHooks* hooks = cuda_hooks();
+    LUCID_CHECK_AS(hooks != nullptr, ConfigError)
+        << "device=cuda is not available: this lucid binary links no CUDA backend (build with "
+        << "LUCID_CUDA=ON for a GPU, or run lucid_emu from a LUCID_CUDA_EMU build for the emulated device)";
+    hooks->use_device();
+  }
   const int n = static_cast<int>(config.get_int("threads"));
   LUCID_CHECK_AS(n >= 1, ConfigError) << "threads must be >= 1, got " << n;
   // The kernels' thread pool is set explicitly: left alone, its lazy setup would reset OpenMP to
   // the core count on first use.
   kernels::set_num_threads(n);  // and OpenBLAS to 1: lucid splits large GEMMs over its own threads
+  return device == "cuda" ? Device::kCuda : Device::kCpu;
 }
 
 std::filesystem::path run_folder(const Config& config) {

@@ -16,9 +16,11 @@ namespace lucid::cli {
 
 // Applies the runtime keys every subcommand shares. `threads` goes to lucid's kernel threads
 // (OpenMP); OpenBLAS runs single-threaded inside them, so the two never oversubscribe the cores.
-// `device` must be cpu until the engine dispatches to the CUDA kernels (issue 4): anything else
-// is refused rather than silently run on the CPU.
-void prepare_runtime(const Config& config);
+// `device=cuda` is accepted only where the caller runs on the device (cuda_user: what it runs
+// there, e.g. "plan-bench"; nullptr: CPU only) and only in a binary that links a CUDA backend
+// (cli/cuda_hooks.h), which it then registers; otherwise it is refused with a ConfigError rather
+// than silently run on the CPU. Returns the device.
+Device prepare_runtime(const Config& config, const char* cuda_user = nullptr);
 
 // run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
 std::filesystem::path run_folder(const Config& config);

@@ -1,16 +1,19 @@
 // version_string(): what `lucid --version` prints — version, build type, and the backends, agents
 // and planners this build has (tools/main_job.sh reads the last two).
 #include "cli/commands.h"
+#include "cli/cuda_hooks.h"
 #include "cli/run_setup.h"
 #include "lucid/planners/planner.h"
 
 namespace lucid::cli {
 
 std::string version_string() {
-  // The engine runs on the CPU; the CUDA kernels are built (natively with nvcc, and for the
-  // emulator that tests them) but the engine's ops do not dispatch to them yet (issue 4), so
-  // they are listed apart rather than as a backend `device=cuda` could use.
+  // CPU always; CUDA when this binary links a backend (cli/cuda_hooks.h), for what runs there.
+  // The CUDA kernels the build compiled are listed apart: an emulator build's `lucid` has them
+  // built but is CPU-only (its `lucid_emu` is the emulated-device CLI).
   std::string backends = "CPU";
+  if (const CudaHooks* hooks = cuda_hooks())
+    backends += std::string(", CUDA (") + hooks->backend + "; device=cuda: plan-bench planner=mppi)";
   std::string kernels;
 #ifdef LUCID_WITH_CUDA
   kernels += "CUDA";
@@ -18,7 +21,7 @@ std::string version_string() {
 #ifdef LUCID_WITH_CUDA_EMU
   kernels += std::string(kernels.empty() ? "" : ", ") + "CUDA-emu";
 #endif
-  if (!kernels.empty()) backends += " (CUDA kernels built: " + kernels + "; engine dispatch not yet wired)";
+  if (!kernels.empty()) backends += " (CUDA kernels built: " + kernels + ")";
   auto join = [](const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
