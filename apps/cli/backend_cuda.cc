@@ -9,14 +9,15 @@
 namespace lucid::cli {
 namespace {
 
-bool launch_counts(std::uint64_t* kernels, std::uint64_t* graphs) {
+bool launch_counts(std::uint64_t* kernels, std::uint64_t* graphs, std::uint64_t* graph_kernels) {
 #if defined(LUCID_EMU)
   const emu::Counters c = emu::counters(cuda_compute_stream());
   *kernels = c.kernel_launches;
   *graphs = c.graph_launches;
+  *graph_kernels = c.graph_kernel_launches;
   return true;
 #else
-  *kernels = *graphs = 0;
+  *kernels = *graphs = *graph_kernels = 0;
   return false;
 #endif
 }

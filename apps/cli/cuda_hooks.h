@@ -13,9 +13,11 @@ namespace lucid::cli {
 struct CudaHooks {
   const char* backend = "";        // "native" or "emulated"
   void (*use_device)() = nullptr;  // lucid::use_cuda_device()
-  // Kernel launches and graph launches so far on lucid's compute stream; false when the backend
-  // cannot count them (a native GPU: use nsys, docs/profiling.md).
-  bool (*launch_counts)(std::uint64_t* kernels, std::uint64_t* graphs) = nullptr;
+  // So far on lucid's compute stream: kernels launched from the host, graph launches, and kernels
+  // replayed inside those graphs; false when the backend cannot count them (a native GPU: use
+  // nsys, docs/profiling.md).
+  bool (*launch_counts)(std::uint64_t* kernels, std::uint64_t* graphs,
+                        std::uint64_t* graph_kernels) = nullptr;
 };
 
 // The registered hooks, or nullptr when this binary links no CUDA backend.

@@ -21,11 +21,13 @@
 // device=cuda (planner=mppi, agent=tdmpc2; a binary that links a CUDA backend: `lucid` on a
 // LUCID_CUDA build, `lucid_emu` on an emulator build): the observation and the model's queries go
 // to the device (models/tdmpc2/model_cuda.h, planners/mppi/mppi_cuda.cc) and each result adds
-// device, backend, launches_per_call and graph_launches_per_call (kernel launches, cuBLAS calls
-// included, and CUDA-graph launches on lucid's compute stream, averaged over the timed calls),
-// mlp_layers_per_call (MLP layer evaluations one call makes, each batched call of a layer counted
-// once) and launches_per_mlp_layer, their ratio — every launch of the call, epilogues, noise and
-// sums included, is charged to the layers. The counts come from the emulator's per-stream
+// device, backend, launches_per_call (kernels launched from the host, cuBLAS calls included),
+// graph_launches_per_call and graph_kernels_per_call (CUDA-graph launches and the kernels they
+// replay; MPPI replays each iteration's sampling + rollout as a graph), all on lucid's compute
+// stream and averaged over the timed calls, mlp_layers_per_call (MLP layer evaluations one call
+// makes, each batched call of a layer counted once) and launches_per_mlp_layer = every kernel the
+// GPU runs for the call (host-launched + graph-replayed; epilogues, noise and sums included) per
+// MLP layer. The counts come from the emulator's per-stream
 // counters; a native GPU does not count launches for us, so there they are null (use nsys,
 // docs/profiling.md). Emulated timings are the emulator's, not a GPU's.
 #include <algorithm>
@@ -141,7 +143,7 @@ struct Result {
   std::string planner;
   double median_ms = 0, p90_ms = 0, median_cpu_ms = 0, gflop = 0;
   bool counted = false;  // device launch counts available
-  double launches = 0, graph_launches = 0, mlp_layers = 0;
+  double launches = 0, graph_launches = 0, graph_kernels = 0, mlp_layers = 0;
 };
 
 // MLP layer evaluations of one TD-MPC2 MPPI call for one observation (see mppi.h): encode, the
@@ -215,8 +217,8 @@ int cmd_plan_bench(const Config& config) {
   }
   const CudaHooks* hooks = on_device ? cuda_hooks() : nullptr;
   // Kernel and graph launches on the compute stream so far; false when they cannot be counted.
-  auto counts = [&](std::uint64_t* kernels, std::uint64_t* graphs) {
-    return hooks != nullptr && hooks->launch_counts(kernels, graphs);
+  auto counts = [&](std::uint64_t* kernels, std::uint64_t* graphs, std::uint64_t* graph_kernels) {
+    return hooks != nullptr && hooks->launch_counts(kernels, graphs, graph_kernels);
   };
   std::vector<float> obs_values(obs_dim);
   Rng obs_rng(seed, 2);
@@ -240,8 +242,8 @@ int cmd_plan_bench(const Config& config) {
     ms.reserve(calls);
     cpu_ms.reserve(calls);
     Result r;
-    std::uint64_t k0 = 0, g0 = 0, k1 = 0, g1 = 0;
-    r.counted = counts(&k0, &g0);
+    std::uint64_t k0 = 0, g0 = 0, gk0 = 0, k1 = 0, g1 = 0, gk1 = 0;
+    r.counted = counts(&k0, &g0, &gk0);
     for (int i = 0; i < calls; ++i) {
       const double c0 = process_cpu_ms();
       const auto t0 = std::chrono::steady_clock::now();
@@ -252,9 +254,10 @@ int cmd_plan_bench(const Config& config) {
       LUCID_CHECK(std::isfinite(a0)) << "plan-bench: " << name << " returned a non-finite action";
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
-    if (r.counted && counts(&k1, &g1)) {  // the finiteness reads above are copies, not launches
+    if (r.counted && counts(&k1, &g1, &gk1)) {  // the finiteness reads above are copies, not launches
       r.launches = static_cast<double>(k1 - k0) / calls;
       r.graph_launches = static_cast<double>(g1 - g0) / calls;
+      r.graph_kernels = static_cast<double>(gk1 - gk0) / calls;
     }
     if (on_device)
       r.mlp_layers = mppi_layers_per_call(
@@ -291,8 +294,10 @@ int cmd_plan_bench(const Config& config) {
         j["mlp_layers_per_call"] = r.mlp_layers;
         j["launches_per_call"] = r.counted ? nlohmann::json(r.launches) : nlohmann::json(nullptr);
         j["graph_launches_per_call"] = r.counted ? nlohmann::json(r.graph_launches) : nlohmann::json(nullptr);
-        j["launches_per_mlp_layer"] =
-            r.counted ? nlohmann::json(r.launches / r.mlp_layers) : nlohmann::json(nullptr);
+        j["graph_kernels_per_call"] = r.counted ? nlohmann::json(r.graph_kernels) : nlohmann::json(nullptr);
+        j["launches_per_mlp_layer"] = r.counted
+                                          ? nlohmann::json((r.launches + r.graph_kernels) / r.mlp_layers)
+                                          : nlohmann::json(nullptr);
       }
       std::cout << j.dump() << "\n";
     }
@@ -310,10 +315,10 @@ int cmd_plan_bench(const Config& config) {
     if (!on_device) break;
     if (r.counted)
       std::printf(
-          "%s on CUDA (%s): %.1f kernel launches and %.1f graph launches per call, %.0f MLP layers: "
-          "%.2f launches per MLP layer\n",
-          r.planner.c_str(), hooks->backend, r.launches, r.graph_launches, r.mlp_layers,
-          r.launches / r.mlp_layers);
+          "%s on CUDA (%s): per call %.1f kernel launches from the host, %.1f graph launches (%.1f kernels "
+          "in them), %.0f MLP layers: %.2f kernels per MLP layer\n",
+          r.planner.c_str(), hooks->backend, r.launches, r.graph_launches, r.graph_kernels, r.mlp_layers,
+          (r.launches + r.graph_kernels) / r.mlp_layers);
     else
       std::printf("%s on CUDA (%s): launches are not counted on a native GPU (nsys: docs/profiling.md)\n",
                   r.planner.c_str(), hooks->backend);

@@ -18,6 +18,8 @@ void MlpScratchCuda::reserve(const Mlp& mlp, int max_rows) {
   if (max_rows <= capacity_ && mlp.max_width() <= width_) return;
   const std::int64_t rows = std::max(max_rows, std::max(capacity_, 1));
   const std::int64_t width = std::max(mlp.max_width(), width_);
+  for (Tensor* t : {&a_, &b_, &h_, &mean_, &rstd_, &shared_bias_})
+    if (t->defined()) retired_.push_back(*t);  // kept alive: captured graphs may still use them
   a_ = Tensor::empty(Shape{rows, width}, Device::kCuda);
   b_ = Tensor::empty(Shape{rows, width}, Device::kCuda);
   h_ = Tensor::empty(Shape{rows, width}, Device::kCuda);

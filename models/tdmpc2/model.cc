@@ -329,7 +329,8 @@ void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r)
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 reward z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 reward a");
   check_rows(r, rows, 1, "TD-MPC2 reward r");
-  if (z.device() == Device::kCuda) return cuda_twin().reward(z.data(), a.data(), static_cast<int>(rows), r.data());
+  if (z.device() == Device::kCuda)
+    return cuda_twin().reward(z.data(), a.data(), static_cast<int>(rows), r.data());
   reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
 }
 
@@ -386,7 +387,8 @@ void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Te
   const std::int64_t rows = z.shape().rows();
   LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
       << "TD-MPC2 Q ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
-  if (z.device() == Device::kCuda) return cuda_twin().q_ensemble(z.data(), a.data(), static_cast<int>(rows), vs.data());
+  if (z.device() == Device::kCuda)
+    return cuda_twin().q_ensemble(z.data(), a.data(), static_cast<int>(rows), vs.data());
   for (int h = 0; h < cfg_.num_q; ++h) {
     const int head[1] = {h};
     q_raw(z.data(), a.data(), static_cast<int>(rows), head, false,
@@ -421,8 +423,8 @@ void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const T
   check_rows(action, rows, cfg_.action_dim, "TD-MPC2 pi action");
   if (eps.defined()) check_rows(eps, rows, cfg_.action_dim, "TD-MPC2 pi eps");
   if (z.device() == Device::kCuda)
-    return cuda_twin().pi(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), nullptr, nullptr,
-                          action.data());
+    return cuda_twin().pi(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), nullptr,
+                          nullptr, action.data());
   pi_action_raw(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), action.data());
 }
 

@@ -23,8 +23,12 @@ std::vector<float> stack_out_bias(const Tdmpc2Layout& layout, const float* base,
   return out;
 }
 
-Tensor upload(std::span<const float> host, Shape shape) {
-  return Tensor::from(std::vector<float>(host.begin(), host.end()), shape, Device::kCuda);
+// dst = host, in place once dst exists: the device addresses of the weights never change, so
+// CUDA graphs that read them see every later upload.
+void upload(Tensor& dst, std::span<const float> host, Shape shape) {
+  const Tensor src = Tensor::from(std::vector<float>(host.begin(), host.end()), shape);
+  if (!dst.defined()) dst = Tensor::empty(shape, Device::kCuda);
+  dst.copy_from(src);
 }
 
 }  // namespace
@@ -37,13 +41,11 @@ Tdmpc2Cuda::Tdmpc2Cuda(const Tdmpc2Model& model) : cfg_(model.config()), layout_
 void Tdmpc2Cuda::sync(const Tdmpc2Model& model) {
   if (params_.defined() && version_ == model.weights_version()) return;
   const std::span<const float> p = model.params(), t = model.target_q();
-  params_ = upload(p, Shape{static_cast<std::int64_t>(p.size())});
-  target_q_ = upload(t, Shape{static_cast<std::int64_t>(t.size())});
+  upload(params_, p, Shape{static_cast<std::int64_t>(p.size())});
+  upload(target_q_, t, Shape{static_cast<std::int64_t>(t.size())});
   const Shape bias_shape{cfg_.num_q, cfg_.num_bins};
-  const std::vector<float> qb = stack_out_bias(layout_, p.data(), 0);
-  const std::vector<float> tb = stack_out_bias(layout_, t.data(), layout_.q_begin());
-  q_out_bias_ = Tensor::from(qb, bias_shape, Device::kCuda);
-  target_q_out_bias_ = Tensor::from(tb, bias_shape, Device::kCuda);
+  upload(q_out_bias_, stack_out_bias(layout_, p.data(), 0), bias_shape);
+  upload(target_q_out_bias_, stack_out_bias(layout_, t.data(), layout_.q_begin()), bias_shape);
   version_ = model.weights_version();
 }
 
@@ -51,6 +53,8 @@ void Tdmpc2Cuda::reserve(int rows) {
   for (const Mlp* m : {&layout_.encoder, &layout_.dynamics, &layout_.reward, &layout_.pi, &layout_.q.front()})
     mlp_.reserve(*m, rows);
   if (rows <= rows_) return;
+  for (Tensor* t : {&logits_, &pi_raw_, &v_})
+    if (t->defined()) retired_.push_back(*t);  // kept alive: captured graphs may still use them
   logits_ = Tensor::empty(Shape{cfg_.num_q, rows, cfg_.num_bins}, Device::kCuda);
   pi_raw_ = Tensor::empty(Shape{rows, 2 * cfg_.action_dim}, Device::kCuda);
   v_ = Tensor::empty(Shape{rows}, Device::kCuda);
@@ -139,8 +143,8 @@ void Tdmpc2Cuda::pi(const float* z, const float* eps, int rows, float* mean, flo
 }
 
 Tdmpc2Cuda& Tdmpc2Model::cuda_twin() const {
-  LUCID_CHECK(!cfg_.multitask()) << "TD-MPC2 on CUDA: the device twin has no task embedding yet (" << cfg_.num_tasks
-                                 << " tasks); plan multitask models on the CPU";
+  LUCID_CHECK(!cfg_.multitask()) << "TD-MPC2 on CUDA: the device twin has no task embedding yet ("
+                                 << cfg_.num_tasks << " tasks); plan multitask models on the CPU";
   if (!cuda_) cuda_ = std::make_shared<Tdmpc2Cuda>(*this);
   cuda_->sync(*this);
   return *cuda_;

@@ -115,44 +115,74 @@ void Mppi::iterate_cuda(const models::WorldModel& model, int B, Rng& rng) {
       .copy_from(Tensor::from(std::vector<float>(std_.begin(), std_.begin() + n_mean),
                               Shape{static_cast<std::int64_t>(n_mean)}));
   device_normal(d.noise.data(), static_cast<std::size_t>(B) * (S - P) * H * A, rng);
-  k.mppi_sample_actions(d.mean.data(), d.std_dev.data(), d.noise.data(), d.actions.data(), B, S, P, H, A,
-                        d.actions.size(1), k.stream);
-
-  // Value rows: the policy rows' fixed returns, then the sampled rows' rollouts.
-  for (int b = 0; b < B && P > 0; ++b)
-    d.value.view_rows(static_cast<std::int64_t>(b) * S, static_cast<std::int64_t>(b) * S + P)
-        .copy_from(
-            d.pi_return.view_rows(static_cast<std::int64_t>(b) * P, static_cast<std::int64_t>(b + 1) * P));
-  for (int b = 0; b < B; ++b) {
-    const std::int64_t first = static_cast<std::int64_t>(b) * S + P,
-                       last = static_cast<std::int64_t>(b + 1) * S;
-    const std::int64_t n = last - first;
-    const Tensor reward = d.reward.view_rows(first, last), value = d.value.view_rows(first, last);
-    Tensor z = d.z_a.view_rows(first, last);
-    float discount = 1.f;
-    for (int t = 0; t < H; ++t) {
-      const Tensor act = d.actions[t].view_rows(first, last);
-      const Tensor z_next =
-          t + 1 == H ? d.z_term.view_rows(first, last) : (t % 2 == 0 ? d.z_a : d.z_b).view_rows(first, last);
-      if (t == 0)
-        model.step_from_shared_into(d.z0.view_rows(b, b + 1), z, act, reward, z_next);
-      else {
-        model.reward_into(z, act, reward);
-        model.next_into(z, act, z_next);
-      }
-      k.mppi_accumulate(value.data(), reward.data(), n, discount,
-                        t == 0 ? kernels::MppiAccumulate::kAssign : kernels::MppiAccumulate::kAdd, k.stream);
-      discount *= cfg_.discount;
-      z = z_next;
-    }
-  }
-
-  // Terminal value over every row: a sampled pi(z_H) action and the mean of two random heads.
+  // Terminal-value randomness next, in the CPU's order (noise, terminal eps, head pair), so the
+  // sampling and rollout below can be one graph with fixed arguments.
   const Tensor term_eps = d.term_eps.view_rows(0, rows), term_action = d.term_action.view_rows(0, rows);
   const Tensor z_term = d.z_term.view_rows(0, rows), q = d.q.view_rows(0, rows);
   device_normal(term_eps.data(), static_cast<std::size_t>(rows) * A, rng);
   int heads[2];
   const int n_heads = pick_two_heads(model.num_values(), rng, heads);
+
+  auto sample_and_rollout = [&] {
+    k.mppi_sample_actions(d.mean.data(), d.std_dev.data(), d.noise.data(), d.actions.data(), B, S, P, H, A,
+                          d.actions.size(1), k.stream);
+
+    // Value rows: the policy rows' fixed returns, then the sampled rows' rollouts.
+    for (int b = 0; b < B && P > 0; ++b)
+      d.value.view_rows(static_cast<std::int64_t>(b) * S, static_cast<std::int64_t>(b) * S + P)
+          .copy_from(
+              d.pi_return.view_rows(static_cast<std::int64_t>(b) * P, static_cast<std::int64_t>(b + 1) * P));
+    for (int b = 0; b < B; ++b) {
+      const std::int64_t first = static_cast<std::int64_t>(b) * S + P,
+                         last = static_cast<std::int64_t>(b + 1) * S;
+      const std::int64_t n = last - first;
+      const Tensor reward = d.reward.view_rows(first, last), value = d.value.view_rows(first, last);
+      Tensor z = d.z_a.view_rows(first, last);
+      float discount = 1.f;
+      for (int t = 0; t < H; ++t) {
+        const Tensor act = d.actions[t].view_rows(first, last);
+        const Tensor z_next = t + 1 == H ? d.z_term.view_rows(first, last)
+                                         : (t % 2 == 0 ? d.z_a : d.z_b).view_rows(first, last);
+        if (t == 0)
+          model.step_from_shared_into(d.z0.view_rows(b, b + 1), z, act, reward, z_next);
+        else {
+          model.reward_into(z, act, reward);
+          model.next_into(z, act, z_next);
+        }
+        k.mppi_accumulate(value.data(), reward.data(), n, discount,
+                          t == 0 ? kernels::MppiAccumulate::kAssign : kernels::MppiAccumulate::kAdd,
+                          k.stream);
+        discount *= cfg_.discount;
+        z = z_next;
+      }
+    }
+  };
+  if (d.graphs.empty()) {
+    d.graphs.resize(static_cast<std::size_t>(max_batch_) + 1);
+    d.warmed.assign(static_cast<std::size_t>(max_batch_) + 1, 0);
+  }
+  std::shared_ptr<void>& graph = d.graphs[static_cast<std::size_t>(B)];
+  if (!cuda_graphs_ || (!graph && !d.warmed[static_cast<std::size_t>(B)])) {
+    // Uncaptured: graphs are off, or this batch size's first iteration, which sizes every buffer
+    // (a capture may not allocate) and syncs the weights.
+    sample_and_rollout();
+    d.warmed[static_cast<std::size_t>(B)] = 1;
+  } else {
+    if (!graph) {
+      k.graph_capture_begin(k.stream);
+      try {
+        sample_and_rollout();
+      } catch (...) {
+        k.graph_destroy(k.graph_capture_end(k.stream));
+        throw;
+      }
+      graph = std::shared_ptr<void>(k.graph_capture_end(k.stream),
+                                    [](void* g) { cuda_launchers().graph_destroy(g); });
+    }
+    k.graph_launch(graph.get(), k.stream);
+  }
+
+  // Terminal value over every row: a sampled pi(z_H) action and the mean of two random heads.
   float gamma_h = 1.f;  // by repeated products, as the CPU path
   for (int t = 0; t < H; ++t) gamma_h *= cfg_.discount;
   model.policy_action_into(z_term, term_eps, term_action);

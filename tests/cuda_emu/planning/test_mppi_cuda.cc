@@ -1,9 +1,11 @@
 // MPPI on the emulated CUDA device (planners/mppi/mppi_cuda.cc) makes the same plan as on the
 // CPU for the same Rng: the returned action, the final mean and std, the per-iteration elite
 // value trace and the Rng's position after the call, over two warm-started calls, for one and for
-// two observations (max_batch 2, so the device buffers are wider than the batch). A small TD-MPC2
-// with every weight random; 32 samples, 4 policy rows, 6 elites, horizon 3, 2 iterations. Also pins the
-// kernel launches of one planning iteration on the device (what `lucid plan-bench` reports).
+// two observations (max_batch 2, so the device buffers are wider than the batch), the second
+// iteration on a captured and replayed CUDA graph. A small TD-MPC2 with every weight random; 32
+// samples, 4 policy rows, 6 elites, horizon 3, 2 iterations. Also pins the kernel launches of one
+// planning iteration with and without the graph (what `lucid plan-bench` reports), and that graph
+// replays stay right after a weight write and after the model's scratch grew.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -102,28 +104,64 @@ TEST_F(MppiCudaTest, SamePlanAsTheCpu) {
   }
 }
 
-TEST_F(MppiCudaTest, LaunchesPerIteration) {
+TEST_F(MppiCudaTest, LaunchesPerIterationWithAndWithoutTheGraph) {
   Tdmpc2Model model(small_config());
   randomise(model, 4);
   PlannerConfig cfg = small_mppi();
   Rng rng(5);
   const Tensor obs = Tensor::from(testing::random_vector(kObs, 50), Shape{1, kObs}).to(Device::kCuda);
-  auto launches_of = [&](int iterations) {
+  // Counters of the second plan() call (the first sizes buffers, uploads and captures).
+  auto counts_of = [&](int iterations, bool graphs) {
     cfg.iterations = iterations;
     Mppi mppi(cfg);
+    mppi.set_cuda_graphs(graphs);
     mppi.allocate(1);
-    mppi.plan(model, obs, rng, true);  // first call: device buffers and the weight upload
-    const auto before = emu::counters(cuda_compute_stream()).kernel_launches;
     mppi.plan(model, obs, rng, true);
-    return emu::counters(cuda_compute_stream()).kernel_launches - before;
+    const emu::Counters before = emu::counters(cuda_compute_stream());
+    mppi.plan(model, obs, rng, true);
+    const emu::Counters after = emu::counters(cuda_compute_stream());
+    return emu::Counters{after.kernel_launches - before.kernel_launches,
+                         after.graph_launches - before.graph_launches,
+                         after.graph_kernel_launches - before.graph_kernel_launches};
   };
-  const auto per_iteration = launches_of(2) - launches_of(1);
-  // noise + samples (2); step 0 from the shared latent: reward 3 + 2 + 1 + 1 (first layer: u
-  // GEMV, its bias add, the row GEMM, LayerNorm) and dynamics 3 + 2 + 3... see model_cuda.h:
-  //   reward_from_shared 8, dynamics_from_shared 9, accumulate 1;
-  //   steps 1, 2: reward 7, dynamics 8, accumulate 1;
-  //   terminal: eps 1, pi 6 (+ squash), 2 Q heads 2 x 6 + 1 decode, accumulate 1.
-  EXPECT_EQ(per_iteration, 2u + (8u + 9u + 1u) + 2u * (7u + 8u + 1u) + (1u + 6u + 13u + 1u));
+  // Per iteration, from the host: noise + samples 2; step 0 from the shared latent (reward 8: u
+  // GEMV, its bias add, the row GEMM, LayerNorm, 2 + 1 + decode; dynamics 9), accumulate 1;
+  // steps 1, 2: reward 7, dynamics 8, accumulate 1; terminal: eps 1, pi 6 (+ squash), two Q heads
+  // 2 x 6 + 1 decode, accumulate 1.
+  const emu::Counters off = counts_of(2, false), off1 = counts_of(1, false);
+  EXPECT_EQ(off.kernel_launches - off1.kernel_launches,
+            2u + (8u + 9u + 1u) + 2u * (7u + 8u + 1u) + (1u + 6u + 13u + 1u));
+  EXPECT_EQ(off.graph_launches, 0u);
+  // With the graph: the two Philox draws and the terminal value from the host, the sampling and
+  // the rollout (1 + 18 + 2 x 16 = 51 kernels) replayed as ONE graph launch.
+  const emu::Counters on = counts_of(2, true), on1 = counts_of(1, true);
+  EXPECT_EQ(on.kernel_launches - on1.kernel_launches, 2u + 20u);
+  EXPECT_EQ(on.graph_launches - on1.graph_launches, 1u);
+  EXPECT_EQ(on.graph_kernel_launches - on1.graph_kernel_launches, 51u);
+}
+
+TEST_F(MppiCudaTest, GraphReplaySurvivesWeightUpdatesAndBatchGrowth) {
+  Tdmpc2Model model(small_config());
+  randomise(model, 6);
+  Mppi cpu(small_mppi()), dev(small_mppi());
+  cpu.allocate(2);
+  dev.allocate(2);
+  Rng rng_cpu(21), rng_dev(21);
+  auto plan_both = [&](int batch, std::uint64_t seed) {
+    const Tensor obs = Tensor::from(testing::random_vector(static_cast<std::size_t>(batch) * kObs, seed),
+                                    Shape{batch, kObs});
+    const std::vector<float> a_cpu = cpu.plan(model, obs, rng_cpu, true).to_vector();
+    const std::vector<float> a_dev = dev.plan(model, obs.to(Device::kCuda), rng_dev, true).to_vector();
+    return all_close(a_dev.data(), a_cpu.data(), a_cpu.size(), 1e-4, 1e-4);
+  };
+  EXPECT_TRUE(plan_both(1, 60));  // captures batch 1's graph
+  // New weights (an optimizer step): the replayed graph must read them.
+  std::span<float> p = model.params();
+  for (std::size_t i = 0; i < p.size(); i += 7) p[i] *= -1.f;
+  EXPECT_TRUE(plan_both(1, 61)) << "after a weight update";
+  EXPECT_TRUE(plan_both(2, 62));  // the device twin grows its scratch
+  EXPECT_TRUE(plan_both(1, 63)) << "batch 1's graph after the scratch grew";
+  EXPECT_EQ(rng_cpu.offset(), rng_dev.offset());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "lucid/kernels/cuda/copy.h"
 #include "lucid/kernels/cuda/elementwise.h"
 #include "lucid/kernels/cuda/gemm.h"
+#include "lucid/kernels/cuda/graph.h"
 #include "lucid/kernels/cuda/gru.h"
 #include "lucid/kernels/cuda/layernorm.h"
 #include "lucid/kernels/cuda/loss.h"
@@ -28,8 +29,8 @@
 #include "lucid/kernels/cuda/stream.h"
 
 // X(name) for every lucid::kernels::<name>_cuda the engine dispatches to, by launcher file. The
-// last two lines are for layers above the engine (TD-MPC2 device inference, MPPI), which reach the
-// device through this same table so that they, too, build without CUDA.
+// last three lines are for layers above the engine (TD-MPC2 device inference, MPPI and its graph
+// capture), which reach the device through this same table so that they, too, build without CUDA.
 // clang-format off
 #define LUCID_CUDA_LAUNCHER_LIST(X)                                                                \
   X(unary_forward) X(unary_backward) X(binary_forward) X(binary_backward)      /* elementwise */   \
@@ -45,7 +46,8 @@
   X(gru_torch_forward) X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) /* gru */        \
   X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */         \
   X(q_head_decode_forward) X(policy_squash) X(philox_normal)   /* TD-MPC2 inference, MPPI */      \
-  X(mppi_sample_actions) X(mppi_accumulate)
+  X(mppi_sample_actions) X(mppi_accumulate)                                                       \
+  X(graph_capture_begin) X(graph_capture_end) X(graph_launch) X(graph_destroy) /* graph */
 // clang-format on
 
 namespace lucid {

@@ -26,9 +26,14 @@
 // trip. First version: the elite selection and refit stay on the host, fed by one copy of the
 // rows' values and of the action sequences per iteration, and the new mean and std go back up.
 // The returned action is a device tensor. Same plan as the CPU for the same Rng, up to float
-// summation order.
+// summation order. CUDA graph: the iteration's sampling and H-step rollout (everything whose
+// launch arguments are fixed for a batch size) is captured once per batch size and replayed; the
+// two Philox draws (their offsets are launch arguments) and the terminal value (its head pair is
+// drawn per iteration) are launched around it. The model's device twin keeps its buffers at fixed
+// addresses for this (model_cuda.h).
 #pragma once
 
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -48,6 +53,9 @@ class Mppi final : public Planner {
   // Final MPPI mean of the last plan() call, (B, horizon, action_dim) row-major: the warm start.
   const std::vector<float>& mean() const { return mean_; }
   const std::vector<float>& std_dev() const { return std_; }
+  // Device plans replay each iteration's sampling + rollout as a CUDA graph (default on); off,
+  // every kernel is launched from the host (to count or profile them one by one).
+  void set_cuda_graphs(bool on) { cuda_graphs_ = on; }
   // Elite value mean per iteration of the last call for batch row 0 (diagnostics and tests).
   const std::vector<float>& elite_value_trace() const { return elite_trace_; }
 
@@ -122,7 +130,12 @@ class Mppi final : public Planner {
     Tensor noise;                   // rows * H * A
     Tensor mean, std_dev;           // (max_batch * H * A)
     Tensor out;                     // (max_batch, A)
+    // Per batch size B: the CUDA graph of an iteration's sampling + rollout (captured on B's
+    // second device iteration, replayed from then on), and whether B ran once uncaptured.
+    std::vector<std::shared_ptr<void>> graphs;
+    std::vector<char> warmed;
   } dev_;
+  bool cuda_graphs_ = true;
 };
 
 }  // namespace lucid::planners

@@ -19,7 +19,11 @@
 // Memory contract: params is the Mlp's block of a DEVICE copy of the arena; every pointer is a
 // device pointer. Scratch is sized once by reserve() for the largest batch and reused; the
 // forward writes (=) `out` (rows x out_dim) and only scratch besides. Not re-entrant per scratch.
+// An outgrown scratch buffer is retired, never freed, while the scratch lives: a CUDA graph that
+// recorded a forward keeps valid (if private) scratch addresses however the batch grows later.
 #pragma once
+
+#include <vector>
 
 #include "lucid/engine/tensor.h"
 #include "lucid/models/tdmpc2/mlp.h"
@@ -44,10 +48,11 @@ class MlpScratchCuda {
 
  private:
   friend void mlp_forward_cuda(const Mlp&, const float*, const MlpInputCuda&, int, MlpScratchCuda&, float*);
-  Tensor a_, b_;        // ping-pong layer outputs (and SimNorm's LayerNorm output), rows x max width
-  Tensor h_;            // the current layer's GEMM output, rows x max width
-  Tensor mean_, rstd_;  // LayerNorm statistics (written by the kernel, not read in inference)
-  Tensor shared_bias_;  // b + W[:, :P] z for a shared prefix, max width
+  Tensor a_, b_;                 // ping-pong layer outputs (and SimNorm's LayerNorm output), rows x max width
+  Tensor h_;                     // the current layer's GEMM output, rows x max width
+  Tensor mean_, rstd_;           // LayerNorm statistics (written by the kernel, not read in inference)
+  Tensor shared_bias_;           // b + W[:, :P] z for a shared prefix, max width
+  std::vector<Tensor> retired_;  // outgrown buffers, never freed (see the file comment)
   int capacity_ = 0, width_ = 0;
 };
 

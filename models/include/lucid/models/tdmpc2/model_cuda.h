@@ -17,11 +17,17 @@
 //
 // Memory contract: every pointer argument is a device pointer to a row-major buffer (rows x
 // width); outputs are written with `=`. Scratch grows to the largest batch seen and is reused.
+// CUDA graphs: weights are re-uploaded in place (fixed device addresses) and outgrown scratch is
+// retired, never freed, while the twin lives, so a graph that captured queries (MPPI's) stays
+// valid across weight updates and later, larger batches. A query never uploads while a graph is
+// being captured as long as the caller made one query after its last weight write (an upload is
+// a host copy, which capture forbids).
 // Not thread-safe: device queries come from one host thread (lucid has one compute stream).
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "lucid/engine/tensor.h"
 #include "lucid/models/tdmpc2/mlp_cuda.h"
@@ -64,9 +70,10 @@ class Tdmpc2Cuda {
   Tensor params_, target_q_;               // device copies of the arena and the target Q block
   Tensor q_out_bias_, target_q_out_bias_;  // (num_q, bins): each head's output bias, stacked
   MlpScratchCuda mlp_;
-  Tensor logits_;  // (num_q, rows, bins): plain output layers before their epilogue
-  Tensor pi_raw_;  // (rows, 2A)
-  Tensor v_;       // (rows): the combined output q_ensemble does not need
+  Tensor logits_;                // (num_q, rows, bins): plain output layers before their epilogue
+  Tensor pi_raw_;                // (rows, 2A)
+  Tensor v_;                     // (rows): the combined output q_ensemble does not need
+  std::vector<Tensor> retired_;  // outgrown scratch, never freed (see the file comment)
   int rows_ = 0;
 };
 
