@@ -8,6 +8,7 @@
 // replays stay right after a weight write and after the model's scratch grew.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "emu_fixture.h"
@@ -76,8 +77,11 @@ class MppiCudaTest : public testing::EmuTest {
 TEST_F(MppiCudaTest, SamePlanAsTheCpu) {
   Tdmpc2Model model(small_config());
   randomise(model, 3);
-  for (int batch : {1, 2}) {
-    Mppi cpu(small_mppi()), dev(small_mppi());
+  // (batch, policy rows): one and two observations, and no policy-prior rows at all.
+  for (auto [batch, pi_trajs] : {std::pair{1, 4}, std::pair{2, 4}, std::pair{1, 0}}) {
+    PlannerConfig pc = small_mppi();
+    pc.num_pi_trajs = pi_trajs;
+    Mppi cpu(pc), dev(pc);
     cpu.allocate(2);
     dev.allocate(2);
     Rng rng_cpu(11, 2), rng_dev(11, 2);
@@ -89,7 +93,8 @@ TEST_F(MppiCudaTest, SamePlanAsTheCpu) {
       const Tensor a_dev_t = dev.plan(model, obs.to(Device::kCuda), rng_dev, eval);
       ASSERT_EQ(a_dev_t.device(), Device::kCuda);
       const std::vector<float> a_dev = a_dev_t.to_vector();
-      SCOPED_TRACE(::testing::Message() << "batch " << batch << ", call " << call);
+      SCOPED_TRACE(::testing::Message()
+                   << "batch " << batch << ", policy rows " << pi_trajs << ", call " << call);
       EXPECT_EQ(rng_cpu.offset(), rng_dev.offset())
           << "the device path drew a different amount of randomness";
       EXPECT_TRUE(all_close(a_dev.data(), a_cpu.data(), a_cpu.size(), 1e-4, 1e-4)) << "action";
