@@ -310,7 +310,7 @@ void Tdmpc2Model::encode_into(const Tensor& obs, const Tensor& z) const {
   const std::int64_t rows = obs.shape().rows();
   check_rows(obs, rows, cfg_.obs_dim, "TD-MPC2 encode obs");
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 encode z");
-  if (obs.device() == Device::kCuda) return cuda_twin().encode(obs.data(), static_cast<int>(rows), z.data());
+  if (on_cuda({obs, z}, "encode")) return cuda_twin().encode(obs.data(), static_cast<int>(rows), z.data());
   encode_raw(obs.data(), static_cast<int>(rows), z.data());
 }
 
@@ -319,7 +319,7 @@ void Tdmpc2Model::next_into(const Tensor& z, const Tensor& a, const Tensor& z_ne
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 next z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 next a");
   check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 next z'");
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, a, z_next}, "next"))
     return cuda_twin().next(z.data(), a.data(), static_cast<int>(rows), z_next.data());
   next_raw(z.data(), a.data(), static_cast<int>(rows), z_next.data());
 }
@@ -329,7 +329,7 @@ void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r)
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 reward z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 reward a");
   check_rows(r, rows, 1, "TD-MPC2 reward r");
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, a, r}, "reward"))
     return cuda_twin().reward(z.data(), a.data(), static_cast<int>(rows), r.data());
   reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
 }
@@ -343,7 +343,7 @@ void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z,
   check_rows(r, rows, 1, "TD-MPC2 step r");
   check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 step z'");
   const int n = static_cast<int>(rows);
-  if (a.device() == Device::kCuda)
+  if (on_cuda({z_shared, z, a, r, z_next}, "step"))
     return cuda_twin().step_from_shared(z_shared.data(), a.data(), n, r.data(), z_next.data());
   Scratch& s = scratch(n);
   // The shared prefix is [z | e(task)] multitask (one task for every row), and the per-row rest the
@@ -378,7 +378,7 @@ void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const i
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 Q z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 Q a");
   check_rows(v, rows, 1, "TD-MPC2 Q v");
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, a, v}, "Q"))
     return cuda_twin().q(z.data(), a.data(), static_cast<int>(rows), heads, false, v.data());
   q_raw(z.data(), a.data(), static_cast<int>(rows), heads, false, v.data());
 }
@@ -387,7 +387,7 @@ void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Te
   const std::int64_t rows = z.shape().rows();
   LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
       << "TD-MPC2 Q ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, a, vs}, "Q ensemble"))
     return cuda_twin().q_ensemble(z.data(), a.data(), static_cast<int>(rows), vs.data());
   for (int h = 0; h < cfg_.num_q; ++h) {
     const int head[1] = {h};
@@ -402,7 +402,7 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(mean, rows, A, "TD-MPC2 pi mean");
   check_rows(log_std, rows, A, "TD-MPC2 pi log_std");
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, mean, log_std}, "pi"))
     return cuda_twin().pi(z.data(), nullptr, static_cast<int>(rows), mean.data(), log_std.data(), nullptr);
   Scratch& s = scratch(static_cast<int>(rows));
   input_rows(z.data(), cfg_.latent_dim, nullptr, nullptr, static_cast<int>(rows), s.pi.input());
@@ -422,7 +422,7 @@ void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const T
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(action, rows, cfg_.action_dim, "TD-MPC2 pi action");
   if (eps.defined()) check_rows(eps, rows, cfg_.action_dim, "TD-MPC2 pi eps");
-  if (z.device() == Device::kCuda)
+  if (on_cuda({z, eps, action}, "pi action"))
     return cuda_twin().pi(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), nullptr,
                           nullptr, action.data());
   pi_action_raw(z.data(), eps.defined() ? eps.data() : nullptr, static_cast<int>(rows), action.data());

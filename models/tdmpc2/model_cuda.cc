@@ -33,6 +33,19 @@ void upload(Tensor& dst, std::span<const float> host, Shape shape) {
 
 }  // namespace
 
+bool on_cuda(std::initializer_list<std::reference_wrapper<const Tensor>> tensors, const char* query) {
+  int cuda = 0, total = 0;
+  for (const Tensor& t : tensors) {
+    if (!t.defined()) continue;  // an optional input (pi eps) left out
+    ++total;
+    cuda += t.device() == Device::kCuda;
+  }
+  LUCID_CHECK(cuda == 0 || cuda == total)
+      << "TD-MPC2 " << query << ": " << cuda << " of " << total
+      << " tensors are on the CUDA device; a query's tensors must all be on one device";
+  return cuda > 0;
+}
+
 Tdmpc2Cuda::Tdmpc2Cuda(const Tdmpc2Model& model) : cfg_(model.config()), layout_(model.layout()) {
   cuda_launchers();  // throws the "no CUDA backend" error here rather than mid-query
   sync(model);

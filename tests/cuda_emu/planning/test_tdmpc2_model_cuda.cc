@@ -131,6 +131,16 @@ TEST_F(Tdmpc2CudaTest, EveryQueryMatchesTheCpu) {
   }
 }
 
+TEST_F(Tdmpc2CudaTest, MixedDevicesAreRefused) {
+  Tdmpc2Model model(small_config());
+  randomise(model, 10);
+  const Tensor z = host_random(4, 32, 31), a = host_random(4, 3, 32);
+  const Tensor r_dev = Tensor::zeros(Shape{4, 1}, Device::kCuda);
+  EXPECT_THROW(model.reward_into(z, a, r_dev), Error);
+  EXPECT_THROW(model.policy_action_into(z.to(Device::kCuda), a, Tensor::zeros(Shape{4, 3}, Device::kCuda)),
+               Error);
+}
+
 TEST_F(Tdmpc2CudaTest, TargetQMatchesTheCpu) {
   Tdmpc2Model model(small_config());
   randomise(model, 8);

@@ -26,6 +26,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -34,6 +36,10 @@
 #include "lucid/models/tdmpc2/model.h"
 
 namespace lucid::models::tdmpc2 {
+
+// True when every tensor of a query is on Device::kCuda, false when all are on the CPU; a mix
+// throws lucid::Error naming the query (a device pointer must never reach host code).
+bool on_cuda(std::initializer_list<std::reference_wrapper<const Tensor>> tensors, const char* query);
 
 class Tdmpc2Cuda {
  public:
