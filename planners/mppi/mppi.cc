@@ -322,11 +322,11 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
     if (on_device) {
-      iterate_cuda(model, B, rng);  // leaves value_ and actions_ on the host for the refit
-    } else {
-      sample_actions_cpu(B, rng);
-      estimate_value(model, B, rng);
+      iterate_cuda(model, B, rng);  // samples, rolls out and refits on the device
+      continue;
     }
+    sample_actions_cpu(B, rng);
+    estimate_value(model, B, rng);
 
     for (int b = 0; b < B; ++b) {
       const float* val = value_.data() + static_cast<std::size_t>(b) * S;

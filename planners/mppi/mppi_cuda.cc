@@ -10,10 +10,10 @@
 //
 // Launches per iteration (B = 1): 2 for the noise and the clamped samples, then the model's
 // (models/tdmpc2/model_cuda.h) for H steps of reward + dynamics and the terminal pi + 2 Q heads,
-// plus one accumulate per step and one for the terminal value. The policy rows' returns are
-// copied into the value rows (device-to-device copies, no kernel). For B > 1 the rollout is one
-// model call per observation per step (each observation's sampled rows are contiguous, the
-// first step reads that observation's latent as a shared prefix).
+// plus one accumulate per step and one for the terminal value, and one elite refit. The policy rows' returns
+// are copied into the value rows (device-to-device copies, no kernel). For B > 1 the rollout is one model
+// call per observation per step (each observation's sampled rows are contiguous, the first step reads that
+// observation's latent as a shared prefix).
 #include <algorithm>
 #include <vector>
 
@@ -64,7 +64,11 @@ void Mppi::prepare_cuda(const models::WorldModel& model, const Tensor& obs, int 
     d.mean = dev_zeros(Shape{static_cast<std::int64_t>(max_batch_) * H * A});
     d.std_dev = dev_zeros(Shape{static_cast<std::int64_t>(max_batch_) * H * A});
     d.out = dev_zeros(Shape{max_batch_, A});
+    d.elite = dev_zeros(Shape{max_batch_, cfg_.num_elites});
+    d.score = dev_zeros(Shape{max_batch_, cfg_.num_elites});
+    d.elite_mean = dev_zeros(Shape{max_batch_});
   }
+  d.mean_current = false;  // plan() warm-starts mean and std on the host next
   const Tensor z0 = d.z0.view_rows(0, B);
   model.encode_into(obs, z0);
   if (P == 0) return;
@@ -107,13 +111,16 @@ void Mppi::iterate_cuda(const models::WorldModel& model, int B, Rng& rng) {
   const std::size_t n_mean = static_cast<std::size_t>(B) * H * A;
   DeviceBuffers& d = dev_;
   const CudaLaunchers& k = cuda_launchers();
-  // The host refit's mean and std go up (synchronous copies), then the iteration is launches only.
-  d.mean.view_rows(0, static_cast<std::int64_t>(n_mean))
-      .copy_from(Tensor::from(std::vector<float>(mean_.begin(), mean_.begin() + n_mean),
-                              Shape{static_cast<std::int64_t>(n_mean)}));
-  d.std_dev.view_rows(0, static_cast<std::int64_t>(n_mean))
-      .copy_from(Tensor::from(std::vector<float>(std_.begin(), std_.begin() + n_mean),
-                              Shape{static_cast<std::int64_t>(n_mean)}));
+  // The call's first iteration uploads the host's warm-started mean and std (synchronous copies);
+  // later ones read the previous device refit in place.
+  if (!d.mean_current) {
+    d.mean.view_rows(0, static_cast<std::int64_t>(n_mean))
+        .copy_from(Tensor::from(std::vector<float>(mean_.begin(), mean_.begin() + n_mean),
+                                Shape{static_cast<std::int64_t>(n_mean)}));
+    d.std_dev.view_rows(0, static_cast<std::int64_t>(n_mean))
+        .copy_from(Tensor::from(std::vector<float>(std_.begin(), std_.begin() + n_mean),
+                                Shape{static_cast<std::int64_t>(n_mean)}));
+  }
   device_normal(d.noise.data(), static_cast<std::size_t>(B) * (S - P) * H * A, rng);
   // Terminal-value randomness next, in the CPU's order (noise, terminal eps, head pair), so the
   // sampling and rollout below can be one graph with fixed arguments.
@@ -189,10 +196,25 @@ void Mppi::iterate_cuda(const models::WorldModel& model, int B, Rng& rng) {
   model.value_into(z_term, term_action, std::span<const int>(heads, n_heads), q);
   k.mppi_accumulate(d.value.data(), q.data(), rows, gamma_h, kernels::MppiAccumulate::kAddNanToNum, k.stream);
 
-  // First version: the elite selection and refit run on the host (mppi.cc) on these copies.
-  const std::vector<float> v = d.value.view_rows(0, rows).to_vector();
-  std::copy(v.begin(), v.end(), value_.begin());
-  actions_.copy_from(d.actions);
+  // Elites, weights and the refit on the device; the host keeps what the CPU path keeps.
+  const int K = cfg_.num_elites;
+  k.mppi_elite_refit(d.value.data(), d.actions.data(), d.mean.data(), d.std_dev.data(), d.elite.data(),
+                     d.score.data(), d.elite_mean.data(), B, S, K, H, A, d.actions.size(1), cfg_.temperature,
+                     cfg_.min_std, cfg_.max_std, k.stream);
+  d.mean_current = true;
+  auto download = [](const Tensor& t, std::int64_t n) {
+    return t.view(Shape{t.numel()}).view_rows(0, n).to_vector();
+  };
+  const std::vector<float> mean = download(d.mean, static_cast<std::int64_t>(n_mean));
+  const std::vector<float> sd = download(d.std_dev, static_cast<std::int64_t>(n_mean));
+  const std::vector<float> elite = download(d.elite, static_cast<std::int64_t>(B) * K);
+  const std::vector<float> score = download(d.score, static_cast<std::int64_t>(B) * K);
+  std::copy(mean.begin(), mean.end(), mean_.begin());
+  std::copy(sd.begin(), sd.end(), std_.begin());
+  std::transform(elite.begin(), elite.end(), elite_.begin(), [](float e) { return static_cast<int>(e); });
+  std::copy(score.begin(), score.end(), score_.begin());
+  elite_trace_.push_back(download(d.elite_mean, 1)[0]);
+  actions_[0].view_rows(0, rows).copy_from(d.actions[0].view_rows(0, rows));
 }
 
 Tensor Mppi::finish_cuda(int B) {

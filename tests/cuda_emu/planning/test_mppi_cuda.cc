@@ -132,15 +132,15 @@ TEST_F(MppiCudaTest, LaunchesPerIterationWithAndWithoutTheGraph) {
   // Per iteration, from the host: noise + samples 2; step 0 from the shared latent (reward 8: u
   // GEMV, its bias add, the row GEMM, LayerNorm, 2 + 1 + decode; dynamics 9), accumulate 1;
   // steps 1, 2: reward 7, dynamics 8, accumulate 1; terminal: eps 1, pi 6 (+ squash), two Q heads
-  // 2 x 6 + 1 decode, accumulate 1.
+  // 2 x 6 + 1 decode, accumulate 1; the elite selection + refit 1.
   const emu::Counters off = counts_of(2, false), off1 = counts_of(1, false);
   EXPECT_EQ(off.kernel_launches - off1.kernel_launches,
-            2u + (8u + 9u + 1u) + 2u * (7u + 8u + 1u) + (1u + 6u + 13u + 1u));
+            2u + (8u + 9u + 1u) + 2u * (7u + 8u + 1u) + (1u + 6u + 13u + 1u) + 1u);
   EXPECT_EQ(off.graph_launches, 0u);
-  // With the graph: the two Philox draws and the terminal value from the host, the sampling and
-  // the rollout (1 + 18 + 2 x 16 = 51 kernels) replayed as ONE graph launch.
+  // With the graph: the two Philox draws, the terminal value and the refit from the host, the
+  // sampling and the rollout (1 + 18 + 2 x 16 = 51 kernels) replayed as ONE graph launch.
   const emu::Counters on = counts_of(2, true), on1 = counts_of(1, true);
-  EXPECT_EQ(on.kernel_launches - on1.kernel_launches, 2u + 20u);
+  EXPECT_EQ(on.kernel_launches - on1.kernel_launches, 2u + 20u + 1u);
   EXPECT_EQ(on.graph_launches - on1.graph_launches, 1u);
   EXPECT_EQ(on.graph_kernel_launches - on1.graph_kernel_launches, 51u);
 }

@@ -23,8 +23,9 @@
 // the encode, the policy-prior rollout and, per iteration, the noise draw (Philox on the device,
 // the very numbers the CPU's Rng gives, the Rng advanced alike), the clamped sampling, every
 // rollout step and the terminal value run as device launches on one stream with no host round
-// trip. First version: the elite selection and refit stay on the host, fed by one copy of the
-// rows' values and of the action sequences per iteration, and the new mean and std go back up.
+// trip, and so do the elite selection and the refit (kernels/cuda/mppi.cu). Per iteration the
+// host reads back only what the CPU path keeps on the host: the new mean and std, the elites and
+// their weights, the elite mean (trace) and the first step's actions (the final Gumbel pick).
 // The returned action is a device tensor. Same plan as the CPU for the same Rng, up to float
 // summation order. CUDA graph: the iteration's sampling and H-step rollout (everything whose
 // launch arguments are fixed for a batch size) is captured once per batch size and replayed; the
@@ -79,7 +80,8 @@ class Mppi final : public Planner {
   void prepare_cpu(const models::WorldModel& model, const Tensor& obs, int batch, Rng& rng);
   void sample_actions_cpu(int batch, Rng& rng);
   // Device (mppi_cuda.cc): the same steps on dev_; iterate_cuda samples, rolls out, adds the
-  // terminal value and leaves value_ and actions_ on the host; finish_cuda uploads the action.
+  // terminal value, refits and leaves mean_, std_, elite_, score_ and the first step's actions on
+  // the host; finish_cuda uploads the action.
   void prepare_cuda(const models::WorldModel& model, const Tensor& obs, int batch, Rng& rng);
   void iterate_cuda(const models::WorldModel& model, int batch, Rng& rng);
   Tensor finish_cuda(int batch);
@@ -120,16 +122,18 @@ class Mppi final : public Planner {
 
   // Device twins of the buffers above (max_batch rows), made by the first device plan().
   struct DeviceBuffers {
-    Tensor z0, z_a, z_b, z_term;    // (max_batch, L), (rows, L) x 3
-    Tensor actions;                 // (H, rows, A)
-    Tensor pi_z_a, pi_z_b, pi_eps;  // (max_batch * P, L) x 2, (max_batch * P, A)
-    Tensor pi_actions;              // (H, max_batch * P, A)
-    Tensor pi_reward, pi_return;    // (max_batch * P)
-    Tensor reward, q, value;        // (rows)
-    Tensor term_eps, term_action;   // (rows, A)
-    Tensor noise;                   // rows * H * A
-    Tensor mean, std_dev;           // (max_batch * H * A)
-    Tensor out;                     // (max_batch, A)
+    Tensor z0, z_a, z_b, z_term;      // (max_batch, L), (rows, L) x 3
+    Tensor actions;                   // (H, rows, A)
+    Tensor pi_z_a, pi_z_b, pi_eps;    // (max_batch * P, L) x 2, (max_batch * P, A)
+    Tensor pi_actions;                // (H, max_batch * P, A)
+    Tensor pi_reward, pi_return;      // (max_batch * P)
+    Tensor reward, q, value;          // (rows)
+    Tensor term_eps, term_action;     // (rows, A)
+    Tensor noise;                     // rows * H * A
+    Tensor mean, std_dev;             // (max_batch * H * A)
+    Tensor out;                       // (max_batch, A)
+    Tensor elite, score, elite_mean;  // (max_batch, K) x 2 (indices as floats), (max_batch)
+    bool mean_current = false;        // mean / std_dev hold this call's refit (no upload needed)
     // Per batch size B: the CUDA graph of an iteration's sampling + rollout (captured on B's
     // second device iteration, replayed from then on), and whether B ran once uncaptured.
     std::vector<std::shared_ptr<void>> graphs;

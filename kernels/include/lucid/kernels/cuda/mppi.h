@@ -19,7 +19,20 @@
 
 namespace lucid::kernels {
 
+// mppi_elite_refit_cuda: per observation b (one block each), the K best of its S values
+//   value[b * S + s] (ties to the lower index, as Mppi's partial_sort), their weights
+//   score = softmax(temperature * v) over the elites (exp(temperature (v - v_max)) / sum), and
+//   the weighted refit of mean and std (B, H, A) over the elites' actions (actions as for
+//   mppi_sample_actions), std clamped to [min_std, max_std] — elite_refit's arithmetic in its
+//   order (the weighted sums run serially over the elites). Also writes elite (B, K; indices as
+//   floats, exact below 2^24), score (B, K) and elite_mean (B: the plain mean of the elite values,
+//   the planner's trace). Outputs written with `=`; device pointers.
 enum class MppiAccumulate : int { kAssign, kAdd, kAddNanToNum };
+
+void mppi_elite_refit_cuda(const float* value, const float* actions, float* mean, float* std_dev,
+                           float* elite, float* score, float* elite_mean, int batch, int samples,
+                           int num_elites, int horizon, int action_dim, std::int64_t step_rows,
+                           float temperature, float min_std, float max_std, cuda::StreamHandle stream);
 
 void mppi_sample_actions_cuda(const float* mean, const float* std_dev, const float* noise, float* actions,
                               int batch, int samples, int pi_trajs, int horizon, int action_dim,
