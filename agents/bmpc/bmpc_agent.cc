@@ -540,41 +540,24 @@ AgentState BmpcAgent::state() const {
 }
 
 void BmpcAgent::load_state(const AgentState& s) {
-  auto find = [&](const std::string& name, std::size_t n) -> const std::vector<float>& {
-    for (const TensorRecord& r : s.tensors)
-      if (r.name == name) {
-        LUCID_CHECK_AS(r.data.size() == n, IoError)
-            << "bmpc state: '" << name << "' has " << r.data.size() << " values, expected " << n;
-        return r.data;
-      }
-    LUCID_FAIL(IoError) << "bmpc state: missing tensor '" << name << "'";
-  };
-  auto scalar = [&](const std::string& key) -> std::int64_t {
-    const auto it = s.scalars.find(key);
-    LUCID_CHECK_AS(it != s.scalars.end(), IoError) << "bmpc state: missing scalar '" << key << "'";
-    return std::stoll(it->second);
-  };
-  auto copy = [&](const std::string& name, std::span<float> dst) {
-    const auto& v = find(name, dst.size());
-    std::copy(v.begin(), v.end(), dst.begin());
-  };
-  LUCID_CHECK_AS(scalar("model_size") == cfg_.model_size, IoError)
-      << "bmpc state: saved model_size " << scalar("model_size") << " != " << cfg_.model_size;
-  copy("model.params", model_->params());
-  copy("model.target_v", model_->target_v());
-  copy("optim.exp_avg", optim_.exp_avg());
-  copy("optim.exp_avg_sq", optim_.exp_avg_sq());
-  copy("pi_optim.exp_avg", pi_optim_.exp_avg());
-  copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
-  scale_ = find("pi_scale", 1)[0];
-  optim_.set_step_count(scalar("optim.step"));
-  pi_optim_.set_step_count(scalar("pi_optim.step"));
-  rng_ = Rng(static_cast<std::uint64_t>(scalar("rng.seed")), 0);
-  rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
-  updates_ = scalar("updates");
-  train_acts_ = scalar("train_acts");
-  episode_serial_ = scalar("episode_serial");
-  synced_id_ = scalar("synced_id");
+  const StateReader in(s, "bmpc");
+  LUCID_CHECK_AS(in.scalar("model_size") == cfg_.model_size, IoError)
+      << "bmpc state: saved model_size " << in.scalar("model_size") << " != " << cfg_.model_size;
+  in.copy("model.params", model_->params());
+  in.copy("model.target_v", model_->target_v());
+  in.copy("optim.exp_avg", optim_.exp_avg());
+  in.copy("optim.exp_avg_sq", optim_.exp_avg_sq());
+  in.copy("pi_optim.exp_avg", pi_optim_.exp_avg());
+  in.copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
+  scale_ = in.tensor("pi_scale", 1)[0];
+  optim_.set_step_count(in.scalar("optim.step"));
+  pi_optim_.set_step_count(in.scalar("pi_optim.step"));
+  rng_ = Rng(static_cast<std::uint64_t>(in.scalar("rng.seed")), 0);
+  rng_.set_offset(static_cast<std::uint64_t>(in.scalar("rng.offset")));
+  updates_ = in.scalar("updates");
+  train_acts_ = in.scalar("train_acts");
+  episode_serial_ = in.scalar("episode_serial");
+  synced_id_ = in.scalar("synced_id");
   field_buffer_ = nullptr;  // the field index is looked up again in the restored buffer
   pending_.clear();
   if (const auto it = s.scalars.find("pending.serials"); it != s.scalars.end()) {
@@ -585,8 +568,8 @@ void BmpcAgent::load_state(const AgentState& s) {
       pos = end + 1;
     }
     const std::size_t n = serials.size(), O = sz(cfg_.obs_dim), W = sz(2) * cfg_.action_dim;
-    const auto& obs = find("pending.obs", n * O);
-    const auto& expert = find("pending.expert", n * W);
+    const auto& obs = in.tensor("pending.obs", n * O);
+    const auto& expert = in.tensor("pending.expert", n * W);
     for (std::size_t i = 0; i < n; ++i)
       pending_.push_back({serials[i], std::vector<float>(obs.begin() + i * O, obs.begin() + (i + 1) * O),
                           std::vector<float>(expert.begin() + i * W, expert.begin() + (i + 1) * W)});

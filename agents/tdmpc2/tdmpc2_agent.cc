@@ -603,45 +603,28 @@ AgentState Tdmpc2Agent::state() const {
 }
 
 void Tdmpc2Agent::load_state(const AgentState& s) {
-  auto find = [&](const std::string& name, std::size_t n) -> const std::vector<float>& {
-    for (const TensorRecord& r : s.tensors)
-      if (r.name == name) {
-        LUCID_CHECK_AS(r.data.size() == n, IoError)
-            << "tdmpc2 state: '" << name << "' has " << r.data.size() << " values, expected " << n;
-        return r.data;
-      }
-    LUCID_FAIL(IoError) << "tdmpc2 state: missing tensor '" << name << "'";
-  };
-  auto scalar = [&](const std::string& key) -> std::int64_t {
-    const auto it = s.scalars.find(key);
-    LUCID_CHECK_AS(it != s.scalars.end(), IoError) << "tdmpc2 state: missing scalar '" << key << "'";
-    return std::stoll(it->second);
-  };
-  auto copy = [&](const std::string& name, std::span<float> dst) {
-    const auto& v = find(name, dst.size());
-    std::copy(v.begin(), v.end(), dst.begin());
-  };
-  LUCID_CHECK_AS(scalar("model_size") == cfg_.model_size, IoError)
-      << "tdmpc2 state: saved model_size " << scalar("model_size") << " != " << cfg_.model_size;
-  copy("model.params", model_->params());
-  copy("model.target_q", model_->target_q());
-  copy("optim.exp_avg", optim_.exp_avg());
-  copy("optim.exp_avg_sq", optim_.exp_avg_sq());
-  copy("pi_optim.exp_avg", pi_optim_.exp_avg());
-  copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
-  scale_ = find("pi_scale", 1)[0];
+  const StateReader in(s, "tdmpc2");
+  LUCID_CHECK_AS(in.scalar("model_size") == cfg_.model_size, IoError)
+      << "tdmpc2 state: saved model_size " << in.scalar("model_size") << " != " << cfg_.model_size;
+  in.copy("model.params", model_->params());
+  in.copy("model.target_q", model_->target_q());
+  in.copy("optim.exp_avg", optim_.exp_avg());
+  in.copy("optim.exp_avg_sq", optim_.exp_avg_sq());
+  in.copy("pi_optim.exp_avg", pi_optim_.exp_avg());
+  in.copy("pi_optim.exp_avg_sq", pi_optim_.exp_avg_sq());
+  scale_ = in.tensor("pi_scale", 1)[0];
   if (model_->config().multitask()) {
-    copy("model.task_emb_grad", model_->grads().subspan(model_->layout().task_emb));
-    task_ = static_cast<int>(scalar("task"));
+    in.copy("model.task_emb_grad", model_->grads().subspan(model_->layout().task_emb));
+    task_ = static_cast<int>(in.scalar("task"));
     LUCID_CHECK_AS(task_ >= 0 && task_ < cfg_.num_tasks, IoError)
         << "tdmpc2 state: task " << task_ << " out of range";
     planner_ = planners_[static_cast<std::size_t>(planner_of_task_[task_])].get();
   }
-  optim_.set_step_count(scalar("optim.step"));
-  pi_optim_.set_step_count(scalar("pi_optim.step"));
-  rng_ = Rng(static_cast<std::uint64_t>(scalar("rng.seed")), 0);
-  rng_.set_offset(static_cast<std::uint64_t>(scalar("rng.offset")));
-  updates_ = scalar("updates");
+  optim_.set_step_count(in.scalar("optim.step"));
+  pi_optim_.set_step_count(in.scalar("pi_optim.step"));
+  rng_ = Rng(static_cast<std::uint64_t>(in.scalar("rng.seed")), 0);
+  rng_.set_offset(static_cast<std::uint64_t>(in.scalar("rng.offset")));
+  updates_ = in.scalar("updates");
   model_->bump_weights_version();
   for (auto& p : planners_) p->reset();
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lucid/engine/safetensors.h"
@@ -26,6 +27,20 @@ using UpdateInfo = std::map<std::string, float>;
 struct AgentState {
   std::vector<TensorRecord> tensors;           // names unique within the agent
   std::map<std::string, std::string> scalars;  // small scalar state (step counters, seeds), as text
+};
+
+// Reads back what an agent's state() wrote. Every failure (a missing record, a record of the wrong
+// size, a missing scalar) is an IoError naming the agent (`who`) and the record.
+class StateReader {
+ public:
+  StateReader(const AgentState& state, std::string who) : state_(state), who_(std::move(who)) {}
+  const std::vector<float>& tensor(const std::string& name, std::size_t numel) const;
+  void copy(const std::string& name, std::span<float> dst) const;  // tensor(name, dst.size()) into dst
+  std::int64_t scalar(const std::string& key) const;
+
+ private:
+  const AgentState& state_;
+  std::string who_;
 };
 
 class Agent {
