@@ -11,6 +11,7 @@
 #include "lucid/error.h"
 #include "lucid/planners/action_ascent.h"
 #include "lucid/planners/elite_refit.h"
+#include "lucid/planners/mppi.h"
 
 namespace lucid::planners {
 namespace {
@@ -19,19 +20,9 @@ std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
 }  // namespace
 
-BatchedMppi::BatchedMppi(const PlannerConfig& config) : cfg_(config) {
-  LUCID_CHECK_AS(cfg_.horizon >= 1 && cfg_.iterations >= 1, ConfigError)
-      << "mppi: horizon and iterations >= 1";
-  LUCID_CHECK_AS(cfg_.num_samples > cfg_.num_pi_trajs && cfg_.num_pi_trajs >= 0, ConfigError)
-      << "mppi: need num_samples (" << cfg_.num_samples << ") > num_pi_trajs (" << cfg_.num_pi_trajs
-      << ") >= 0";
-  LUCID_CHECK_AS(cfg_.num_elites >= 1 && cfg_.num_elites <= cfg_.num_samples, ConfigError)
-      << "mppi: num_elites " << cfg_.num_elites << " must be in [1, num_samples]";
-  LUCID_CHECK_AS(cfg_.min_std > 0.f && cfg_.min_std <= cfg_.max_std, ConfigError)
-      << "mppi: 0 < min_std <= max_std";
-}
+BatchedMppi::BatchedMppi(const PlannerConfig& config) : cfg_(config) { check_mppi_config(cfg_); }
 
-int BatchedMppi::iterations() const { return cfg_.iterations + (cfg_.action_dim >= 20 ? 2 : 0); }
+int BatchedMppi::iterations() const { return mppi_iterations(cfg_); }
 
 void BatchedMppi::allocate(int max_batch) {
   LUCID_CHECK_AS(max_batch > 0 && cfg_.action_dim > 0 && cfg_.latent_dim > 0, ConfigError)

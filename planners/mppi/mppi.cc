@@ -18,19 +18,20 @@
 
 namespace lucid::planners {
 
-Mppi::Mppi(const PlannerConfig& config) : cfg_(config) {
-  LUCID_CHECK_AS(cfg_.horizon >= 1 && cfg_.iterations >= 1, ConfigError)
-      << "mppi: horizon and iterations >= 1";
-  LUCID_CHECK_AS(cfg_.num_samples > cfg_.num_pi_trajs && cfg_.num_pi_trajs >= 0, ConfigError)
-      << "mppi: need num_samples (" << cfg_.num_samples << ") > num_pi_trajs (" << cfg_.num_pi_trajs
-      << ") >= 0";
-  LUCID_CHECK_AS(cfg_.num_elites >= 1 && cfg_.num_elites <= cfg_.num_samples, ConfigError)
-      << "mppi: num_elites " << cfg_.num_elites << " must be in [1, num_samples]";
-  LUCID_CHECK_AS(cfg_.min_std > 0.f && cfg_.min_std <= cfg_.max_std, ConfigError)
-      << "mppi: 0 < min_std <= max_std";
+void check_mppi_config(const PlannerConfig& c) {
+  LUCID_CHECK_AS(c.horizon >= 1 && c.iterations >= 1, ConfigError) << "mppi: horizon and iterations >= 1";
+  LUCID_CHECK_AS(c.num_samples > c.num_pi_trajs && c.num_pi_trajs >= 0, ConfigError)
+      << "mppi: need num_samples (" << c.num_samples << ") > num_pi_trajs (" << c.num_pi_trajs << ") >= 0";
+  LUCID_CHECK_AS(c.num_elites >= 1 && c.num_elites <= c.num_samples, ConfigError)
+      << "mppi: num_elites " << c.num_elites << " must be in [1, num_samples]";
+  LUCID_CHECK_AS(c.min_std > 0.f && c.min_std <= c.max_std, ConfigError) << "mppi: 0 < min_std <= max_std";
 }
 
-int Mppi::iterations() const { return cfg_.iterations + (cfg_.action_dim >= 20 ? 2 : 0); }
+int mppi_iterations(const PlannerConfig& c) { return c.iterations + (c.action_dim >= 20 ? 2 : 0); }
+
+Mppi::Mppi(const PlannerConfig& config) : cfg_(config) { check_mppi_config(cfg_); }
+
+int Mppi::iterations() const { return mppi_iterations(cfg_); }
 
 void Mppi::allocate(int max_batch) {
   LUCID_CHECK_AS(max_batch > 0 && cfg_.action_dim > 0 && cfg_.latent_dim > 0, ConfigError)

@@ -42,6 +42,11 @@
 
 namespace lucid::planners {
 
+// The checks both MPPI planners (this one and BatchedMppi) make on their config (ConfigError),
+// and their iteration count: config iterations, + 2 when the action has >= 20 dims.
+void check_mppi_config(const PlannerConfig& config);
+int mppi_iterations(const PlannerConfig& config);
+
 class Mppi final : public Planner {
  public:
   explicit Mppi(const PlannerConfig& config);
