@@ -3,8 +3,10 @@
 // when the field is registered only after the checkpoint was loaded, and with the fill when an
 // older checkpoint has no field record.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "lucid/agents/random_agent.h"
@@ -61,7 +63,8 @@ TEST(BmpcBuffer, FieldsAreFilledSampledAndWrittenBackBySlot) {
 }
 
 TEST(BmpcBuffer, FieldsRoundTripThroughRunCheckpoints) {
-  const auto dir = std::filesystem::temp_directory_path() / "lucid_bmpc_buffer_test";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lucid_bmpc_buffer_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   ReplayBuffer a(kObs, kAct, 1000, kH);
   add(a, 1, 6);  // before the field exists: gets the fill when it is added

@@ -2,8 +2,10 @@
 // reach the replay buffer through the trainer's episode bookkeeping and are in the run checkpoint,
 // and the checkpointed agent loads for evaluation.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <string>
 
 #include "lucid/agents/bmpc_agent.h"
 #include "lucid/agents/replay_buffer.h"
@@ -24,7 +26,8 @@ BmpcAgentConfig tiny(int obs_dim, int action_dim) {
 }
 
 TEST(BmpcTrain, ExpertsOfPlannedStepsReachTheCheckpointedBuffer) {
-  const auto dir = std::filesystem::temp_directory_path() / "lucid_bmpc_train_test";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lucid_bmpc_train_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   TrainerOptions o;
   o.task = "cartpole-swingup";

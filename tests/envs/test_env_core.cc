@@ -1,6 +1,7 @@
 // The framework under every task: registry errors, bad actions, the time limit, divergence,
 // reset semantics, the wrappers, where models are read from. Uses cartpole, the cheapest model.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -257,7 +258,8 @@ namespace lucid::envs {
 namespace {
 
 TEST(Physics, ABrokenModelIsAnIoErrorWithMuJoCosMessage) {
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "lucid_broken_model.xml";
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("lucid_broken_model_" + std::to_string(::getpid()) + ".xml");
   // a range without limited="true" does not compile in MuJoCo 2.2.2 (facts §5.2)
   std::ofstream(file)
       << R"(<mujoco><worldbody><body><joint type="hinge" range="0 1"/><geom size=".1"/></body></worldbody></mujoco>)";

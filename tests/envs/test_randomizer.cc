@@ -1,11 +1,13 @@
 // randomize_limited_and_rotational_joints on a model with one joint of every kind: each joint's
 // draw follows dm_control's rule (facts §1), and unlimited slides and free-joint positions stay put.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <string>
 
 #include "dmc/dmc_task.h"
 #include "mujoco/physics.h"
@@ -26,7 +28,8 @@ constexpr const char* kModel = R"(<mujoco>
 </mujoco>)";
 
 TEST(Randomizer, EveryJointKindFollowsItsRule) {
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "lucid_randomizer_test.xml";
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("lucid_randomizer_test_" + std::to_string(::getpid()) + ".xml");
   std::ofstream(file) << kModel;
   Physics physics = Physics::from_xml(file);
   std::filesystem::remove(file);

@@ -2,10 +2,12 @@
 // blank, and rendering leaves the physics untouched.
 #include <gtest/gtest.h>
 #include <png.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "lucid/envs/png.h"
@@ -32,7 +34,8 @@ TEST(Render, ProducesANonBlankImageAndAReadablePng) {
   ASSERT_EQ(img.rgb.size(), 160u * 120u * 3u);
   EXPECT_GT(distinct_colours(img), 20u);
 
-  const std::filesystem::path path = std::filesystem::temp_directory_path() / "lucid_render_test.png";
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("lucid_render_test_" + std::to_string(::getpid()) + ".png");
   write_png(path, img);
   // read it back with libpng's simplified API: same size, same pixels
   png_image back{};
