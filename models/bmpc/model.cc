@@ -65,32 +65,10 @@ void BmpcModel::bump_weights_version() {
 }
 
 void BmpcModel::init(Rng& rng) {
-  for (const ParamEntry& e : layout_.layout.entries()) {
-    float* p = params_.data() + e.offset;
-    switch (e.kind) {
-      case ParamKind::kWeight:
-        // trunc_normal_(std=0.02) truncates at +-2 absolute, i.e. at 100 sigma: a plain normal.
-        rng.normal(p, e.numel);
-        for (std::size_t i = 0; i < e.numel; ++i) p[i] *= 0.02f;
-        break;
-      case ParamKind::kBias:
-      case ParamKind::kNormBias:
-        std::fill(p, p + e.numel, 0.f);
-        break;
-      case ParamKind::kNormGain:
-        std::fill(p, p + e.numel, 1.f);
-        break;
-      case ParamKind::kEmbedding:
-        LUCID_FAIL(Error) << "BMPC layout has no embedding";
-    }
-  }
-  auto zero_last = [&](const Mlp& m) {
-    const LayerSpec& l = m.layers().back();
-    float* w = params_.data() + m.begin() + l.w;
-    std::fill(w, w + static_cast<std::size_t>(l.in) * l.out, 0.f);
-  };
-  zero_last(layout_.reward);
-  for (const Mlp& v : layout_.v) zero_last(v);
+  init_params(layout_.layout, params_, rng);
+  // Zero-initialised last layers of reward and every V head: predictions start at exactly 0.
+  zero_output_layer(layout_.reward, params_);
+  for (const Mlp& h : layout_.v) zero_output_layer(h, params_);
   std::copy(params_.begin() + static_cast<std::ptrdiff_t>(layout_.v_begin()),
             params_.begin() + static_cast<std::ptrdiff_t>(layout_.v_end()), target_v_.begin());
   bump_weights_version();

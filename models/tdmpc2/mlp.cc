@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "lucid/engine/rng.h"
 #include "lucid/error.h"
 #include "lucid/kernels/gemm.h"
 #include "lucid/kernels/gemm_small.h"
@@ -84,6 +85,37 @@ Mlp::Mlp(ParamLayout& layout, const std::string& prefix, int in, const std::vect
     layers_.push_back(l);
   }
   end_ = layout.size();
+}
+
+void init_params(const ParamLayout& layout, std::span<float> params, Rng& rng) {
+  LUCID_CHECK(params.size() == layout.size())
+      << "init_params: " << params.size() << " floats for a layout of " << layout.size();
+  for (const ParamEntry& e : layout.entries()) {
+    float* p = params.data() + e.offset;
+    switch (e.kind) {
+      case ParamKind::kWeight:
+        rng.normal(p, e.numel);
+        for (std::size_t i = 0; i < e.numel; ++i) p[i] *= 0.02f;
+        break;
+      case ParamKind::kBias:
+      case ParamKind::kNormBias:
+        std::fill(p, p + e.numel, 0.f);
+        break;
+      case ParamKind::kNormGain:
+        std::fill(p, p + e.numel, 1.f);
+        break;
+      case ParamKind::kEmbedding:
+        rng.uniform(p, e.numel);
+        for (std::size_t i = 0; i < e.numel; ++i) p[i] = 0.04f * p[i] - 0.02f;
+        break;
+    }
+  }
+}
+
+void zero_output_layer(const Mlp& mlp, std::span<float> params) {
+  const LayerSpec& l = mlp.layers().back();
+  float* w = params.data() + mlp.begin() + l.w;
+  std::fill(w, w + static_cast<std::size_t>(l.in) * l.out, 0.f);
 }
 
 int Mlp::max_width() const {

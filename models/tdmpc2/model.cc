@@ -104,35 +104,10 @@ void Tdmpc2Model::bump_weights_version() {
 }
 
 void Tdmpc2Model::init(Rng& rng) {
-  for (const ParamEntry& e : layout_.layout.entries()) {
-    float* p = params_.data() + e.offset;
-    switch (e.kind) {
-      case ParamKind::kWeight:
-        // trunc_normal_(std=0.02) truncates at +-2 absolute, i.e. at 100 sigma: a plain normal.
-        rng.normal(p, e.numel);
-        for (std::size_t i = 0; i < e.numel; ++i) p[i] *= 0.02f;
-        break;
-      case ParamKind::kBias:
-      case ParamKind::kNormBias:
-        std::fill(p, p + e.numel, 0.f);
-        break;
-      case ParamKind::kNormGain:
-        std::fill(p, p + e.numel, 1.f);
-        break;
-      case ParamKind::kEmbedding:
-        rng.uniform(p, e.numel);
-        for (std::size_t i = 0; i < e.numel; ++i) p[i] = 0.04f * p[i] - 0.02f;
-        break;
-    }
-  }
+  init_params(layout_.layout, params_, rng);
   // Zero-initialised last layers of reward and every Q head: predictions start at exactly 0.
-  auto zero_last = [&](const Mlp& m) {
-    const LayerSpec& l = m.layers().back();
-    float* w = params_.data() + m.begin() + l.w;
-    std::fill(w, w + static_cast<std::size_t>(l.in) * l.out, 0.f);
-  };
-  zero_last(layout_.reward);
-  for (const Mlp& q : layout_.q) zero_last(q);
+  zero_output_layer(layout_.reward, params_);
+  for (const Mlp& h : layout_.q) zero_output_layer(h, params_);
   std::copy(params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_begin()),
             params_.begin() + static_cast<std::ptrdiff_t>(layout_.q_end()), target_q_.begin());
   bump_weights_version();

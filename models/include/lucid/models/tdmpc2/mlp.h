@@ -27,8 +27,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
+
+namespace lucid {
+class Rng;
+}
 
 namespace lucid::models::tdmpc2 {
 
@@ -147,6 +152,13 @@ void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& ca
 // gradient (detached weights). dx: rows x in_dim (=), or nullptr.
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
                   float* dx);
+
+// TD-MPC2's initialisation of a layout (common/init.py): weights N(0, 0.02) (trunc_normal_ with
+// std 0.02 truncates at 100 sigma), biases and LayerNorm shifts 0, LayerNorm gains 1, embeddings
+// U(-0.02, 0.02). params holds layout.size() floats.
+void init_params(const ParamLayout& layout, std::span<float> params, Rng& rng);
+// Zeroes the weight of mlp's output layer (reward and value heads start predicting exactly 0).
+void zero_output_layer(const Mlp& mlp, std::span<float> params);
 
 // Writes [z | a] rows into dst (rows x (L + A)): the input of every network that reads a latent
 // and an action (dynamics, reward, Q).
