@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "lucid/agents/rho_soft_ce.h"
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/error.h"
 #include "lucid/kernels/softmax.h"
@@ -410,19 +411,8 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
 
   // 3. Reward and value losses over all H steps at once: row t * B + b weighs coef rho^t / (B H).
   auto soft_ce = [&](const float* logits, const float* target, float coef) {
-    kernels::soft_ce_forward_cpu(logits, target, ce_.data(), lse_.data(), HB, NB, mc.vmin, mc.vmax);
-    float loss = 0.f, wt = 1.f;
-    for (int t = 0; t < H; ++t, wt *= cfg_.rho) {
-      float s = 0.f;
-      for (int b = 0; b < B; ++b) {
-        s += ce_[t * B + b];
-        gloss_[t * B + b] = coef * wt / (static_cast<float>(B) * H);
-      }
-      loss += wt * s / static_cast<float>(B);
-    }
-    kernels::soft_ce_backward_cpu(logits, target, lse_.data(), gloss_.data(), dlogits_.data(), HB, NB,
-                                  mc.vmin, mc.vmax);
-    return loss / static_cast<float>(H);
+    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, ce_.data(), lse_.data(),
+                       gloss_.data(), dlogits_.data());
   };
   concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
   mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "lucid/agents/rho_soft_ce.h"
 #include "lucid/error.h"
 #include "lucid/kernels/softmax.h"
 
@@ -358,19 +359,8 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   // Two-hot soft cross-entropy of all H steps in one kernel pass (kernels/softmax.h); row t * B + b
   // carries the gradient weight coef * rho^t / (B H). Returns mean_t rho^t mean_b ce.
   auto soft_ce = [&](const float* logits, const float* target, float coef) {
-    kernels::soft_ce_forward_cpu(logits, target, ce_.data(), lse_.data(), HB, NB, mc.vmin, mc.vmax);
-    float loss = 0.f, wt = 1.f;
-    for (int t = 0; t < H; ++t, wt *= cfg_.rho) {
-      float s = 0.f;
-      for (int b = 0; b < B; ++b) {
-        s += ce_[t * B + b];
-        gloss_[t * B + b] = coef * wt / (static_cast<float>(B) * H);
-      }
-      loss += wt * s / static_cast<float>(B);
-    }
-    kernels::soft_ce_backward_cpu(logits, target, lse_.data(), gloss_.data(), dlogits_.data(), HB, NB,
-                                  mc.vmin, mc.vmax);
-    return loss / static_cast<float>(H);
+    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, ce_.data(), lse_.data(),
+                       gloss_.data(), dlogits_.data());
   };
   const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);
   mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
