@@ -1,9 +1,9 @@
 // CPU LayerNorm (+ fused Mish) forward/backward (lucid/kernels/layernorm.h).
 //
-// Statistics are accumulated in double so a 4096-wide row keeps fp32 accuracy; the backward
+// Statistics are float sums over the vector lanes (a 4096-wide row is 256 terms per lane); the backward
 // recomputes xhat from (x, mean, rstd) rather than storing it, so the fused op's forward
 // writes only y, mean and rstd: one pass over memory each way. Each row is one call of a
-// function cloned for AVX2+FMA and the baseline (isa_clones.h); OpenMP splits the rows.
+// function cloned per instruction set (isa_clones.h); OpenMP splits the rows.
 #include "lucid/kernels/layernorm.h"
 
 #include <omp.h>
@@ -21,17 +21,19 @@ namespace {
 LUCID_CPU_CLONES
 void forward_row(const float* xr, const float* gamma, const float* beta, float* yr, float* mean, float* rstd,
                  std::int64_t cols, float eps, bool fuse_mish) {
-  double s = 0.0;
+  // Float sums in the vector lanes (8 or 16 partial sums), as PyTorch's CPU LayerNorm accumulates
+  // in float; two passes (mean, then squared deviations) keep the variance free of cancellation.
+  float s = 0.f;
 #pragma omp simd reduction(+ : s)
   for (std::int64_t c = 0; c < cols; ++c) s += xr[c];
-  const float m = static_cast<float>(s / static_cast<double>(cols));
-  double v = 0.0;
+  const float m = s / static_cast<float>(cols);
+  float v = 0.f;
 #pragma omp simd reduction(+ : v)
   for (std::int64_t c = 0; c < cols; ++c) {
-    const double d = static_cast<double>(xr[c] - m);
+    const float d = xr[c] - m;
     v += d * d;
   }
-  const float rs = 1.f / std::sqrt(static_cast<float>(v / static_cast<double>(cols)) + eps);
+  const float rs = 1.f / std::sqrt(v / static_cast<float>(cols) + eps);
   *mean = m;
   *rstd = rs;
   if (fuse_mish) {
