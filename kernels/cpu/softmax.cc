@@ -1,8 +1,8 @@
 // CPU softmax / log-softmax / two-hot / fused soft cross-entropy (lucid/kernels/softmax.h).
 //
-// Rows are processed in blocks of about 4k floats per call of a function cloned for AVX2+FMA and
-// the baseline (isa_clones.h), so SimNorm's 8-wide rows do not pay one dispatch each; OpenMP
-// splits the blocks. Exponentials use hd::exp_poly (within 2 ulp of expf) so the row loops
+// Rows are processed in blocks of about 4k floats per call of a function cloned for AVX-512,
+// AVX2+FMA and the baseline (isa_clones.h), so SimNorm's 8-wide rows do not pay one dispatch
+// each; OpenMP splits the blocks. Exponentials use hd::exp_poly (within 2 ulp of expf) so the row loops
 // vectorize; the one log per row stays libm.
 #include "lucid/kernels/softmax.h"
 
