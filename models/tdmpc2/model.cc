@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "hd/activations.h"
 #include "hd/symlog.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
@@ -408,11 +409,15 @@ void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, fl
   const float bs = cfg.bin_size();
   for (int r = 0; r < rows; ++r) {
     const float* l = logits + static_cast<std::size_t>(r) * nb;
+    // Vector lanes throughout: hd::exp_poly inlines (libm's expf would keep the loop scalar) and
+    // the sums are lane-wise partial sums. Called for every MPPI sample's reward and Q rows.
     float mx = l[0];
+#pragma omp simd reduction(max : mx)
     for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
     float sum = 0.f, dot = 0.f;
+#pragma omp simd reduction(+ : sum, dot)
     for (int j = 0; j < nb; ++j) {
-      const float e = std::exp(l[j] - mx);
+      const float e = hd::exp_poly(l[j] - mx);
       sum += e;
       dot += e * (cfg.vmin + bs * static_cast<float>(j));
     }
