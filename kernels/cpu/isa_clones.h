@@ -2,9 +2,9 @@
 // (AVX2 + FMA, Haswell and later) and the baseline — and pick one at load time (GCC/Clang
 // target_clones, an ifunc).
 // The library is built without -march=native so it runs anywhere; the row kernels of a training
-// step (LayerNorm + Mish) are where the 8- or 16-wide float lanes pay, so they get a clone. Put it on
-// a function that does a whole row (not on an OpenMP outlined region), so the dispatch cost is
-// one indirect call per row.
+// step (LayerNorm + Mish) are where the 8- or 16-wide float lanes pay, so they get a clone. Put
+// it on a function that does a whole row (not on an OpenMP outlined region), so the dispatch
+// cost is one indirect call per row.
 #pragma once
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LUCID_NO_CLONES)

@@ -1,7 +1,7 @@
 // CPU LayerNorm (+ fused Mish) forward/backward (lucid/kernels/layernorm.h).
 //
-// Statistics are float sums over the vector lanes (a 4096-wide row is 256 terms per lane); the backward
-// recomputes xhat from (x, mean, rstd) rather than storing it, so the fused op's forward
+// Statistics are float sums over the vector lanes (a 4096-wide row is 256 terms per lane); the
+// backward recomputes xhat from (x, mean, rstd) rather than storing it, so the fused op's forward
 // writes only y, mean and rstd: one pass over memory each way. Each row is one call of a
 // function cloned per instruction set (isa_clones.h); OpenMP splits the rows.
 #include "lucid/kernels/layernorm.h"

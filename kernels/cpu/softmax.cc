@@ -2,8 +2,8 @@
 //
 // Rows are processed in blocks of about 4k floats per call of a function cloned for AVX-512,
 // AVX2+FMA and the baseline (isa_clones.h), so SimNorm's 8-wide rows do not pay one dispatch
-// each; OpenMP splits the blocks. Exponentials use hd::exp_poly (within 2 ulp of expf) so the row loops
-// vectorize; the one log per row stays libm.
+// each; OpenMP splits the blocks. Exponentials use hd::exp_poly (within 2 ulp of expf) so the row
+// loops vectorize; the one log per row stays libm.
 #include "lucid/kernels/softmax.h"
 
 #include <algorithm>

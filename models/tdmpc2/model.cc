@@ -433,14 +433,19 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
   for (int r = 0; r < rows; ++r) {
     const float* l = logits + static_cast<std::size_t>(r) * nb;
     float* d = dlogits + static_cast<std::size_t>(r) * nb;
+    // The same exponential and lane-wise sums as two_hot_inv_rows, so this is the derivative of
+    // what the forward computed.
     float mx = l[0];
+#pragma omp simd reduction(max : mx)
     for (int j = 1; j < nb; ++j) mx = std::max(mx, l[j]);
     float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < nb; ++j) {
-      d[j] = std::exp(l[j] - mx);
+      d[j] = hd::exp_poly(l[j] - mx);
       sum += d[j];
     }
     float m = 0.f;
+#pragma omp simd reduction(+ : m)
     for (int j = 0; j < nb; ++j) {
       d[j] /= sum;
       m += d[j] * (cfg.vmin + bs * static_cast<float>(j));
