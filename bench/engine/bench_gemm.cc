@@ -79,7 +79,24 @@ void BM_SmallLinearKernel1T(benchmark::State& state) {
   BM_SmallLinearKernel(state);
   kernels::set_num_threads(saved);
 }
-BENCHMARK(BM_SmallLinearKernel1T)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_SmallLinearKernel1T)->Arg(8)->Arg(64)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One thread, each micro-kernel the CPU has (range(1): 2 = AVX-512, 1 = AVX2/FMA, 0 = portable):
+// the packed path at MPPI's 512 rows and Dream-MPC's 5, kernel against kernel in one run.
+void BM_SmallLinearKernelIsa1T(benchmark::State& state) {
+  const auto isa = static_cast<kernels::GemmIsa>(state.range(1));
+  if (!kernels::gemm_small_cpu_has(isa)) {
+    state.SkipWithError("this CPU lacks the instructions of this kernel");
+    return;
+  }
+  kernels::gemm_small_cap_isa(isa);
+  BM_SmallLinearKernel1T(state);
+  kernels::gemm_small_cap_isa(kernels::GemmIsa::avx512);
+}
+BENCHMARK(BM_SmallLinearKernelIsa1T)
+    ->ArgsProduct({{5, 64, 512}, {2, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void BM_SmallLinearBlas1T(benchmark::State& state) {
   const int saved = kernels::num_threads();
@@ -87,7 +104,7 @@ void BM_SmallLinearBlas1T(benchmark::State& state) {
   BM_SmallLinearBlas(state);
   kernels::set_num_threads(saved);
 }
-BENCHMARK(BM_SmallLinearBlas1T)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_SmallLinearBlas1T)->Arg(8)->Arg(64)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace lucid::bench

@@ -75,13 +75,15 @@ void check(const Case& c) {
   }
 }
 
-class GemmSmall : public ::testing::TestWithParam<bool> {
+class GemmSmall : public ::testing::TestWithParam<k::GemmIsa> {
  protected:
   void SetUp() override {
-    k::gemm_small_force_generic(GetParam());
+    if (!k::gemm_small_cpu_has(GetParam())) GTEST_SKIP() << "this CPU lacks the instructions of this kernel";
+    k::gemm_small_cap_isa(GetParam());
+    ASSERT_EQ(k::gemm_small_isa_in_use(), GetParam());
     k::gemm_pack_cache_clear();  // every case reuses version 0 at new addresses
   }
-  void TearDown() override { k::gemm_small_force_generic(false); }
+  void TearDown() override { k::gemm_small_cap_isa(k::GemmIsa::avx512); }
 };
 
 TEST_P(GemmSmall, EveryRowCountUpTo64) {
@@ -89,7 +91,7 @@ TEST_P(GemmSmall, EveryRowCountUpTo64) {
 }
 
 TEST_P(GemmSmall, PlanningShapes) {
-  for (int m : {1, 5, 8, 13, 64}) check({m, 512, 518, true});
+  for (int m : {1, 5, 8, 12, 13, 25, 64, 512}) check({m, 512, 518, true});
 }
 
 TEST_P(GemmSmall, OddShapesStridesAndEpilogues) {
@@ -119,17 +121,23 @@ TEST_P(GemmSmall, BetaZeroIgnoresGarbageInC) {
   for (float v : c) ASSERT_TRUE(std::isfinite(v));
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, GemmSmall, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                           return i.param ? "Generic" : "Native";
+INSTANTIATE_TEST_SUITE_P(Isa, GemmSmall,
+                         ::testing::Values(k::GemmIsa::avx512, k::GemmIsa::avx2, k::GemmIsa::generic),
+                         [](const ::testing::TestParamInfo<k::GemmIsa>& i) {
+                           return i.param == k::GemmIsa::avx512 ? "Avx512"
+                                  : i.param == k::GemmIsa::avx2 ? "Avx2"
+                                                                : "Generic";
                          });
 
-TEST(GemmSmallIsa, ReportsTheKernelInUse) {
+TEST(GemmSmallIsa, ReportsTheKernelInUseAndObeysTheCap) {
   const std::string isa = k::gemm_small_isa();
-  EXPECT_TRUE(isa == "avx2-fma" || isa == "generic") << isa;
-  k::gemm_small_force_generic(true);
+  EXPECT_EQ(isa, k::gemm_small_cpu_has(k::GemmIsa::avx512) ? "avx512"
+                 : k::gemm_small_cpu_has(k::GemmIsa::avx2) ? "avx2-fma"
+                                                           : "generic");
+  k::gemm_small_cap_isa(k::GemmIsa::generic);
   EXPECT_STREQ(k::gemm_small_isa(), "generic");
-  k::gemm_small_force_generic(false);
+  k::gemm_small_cap_isa(k::GemmIsa::avx512);
+  EXPECT_EQ(k::gemm_small_isa(), isa);
 }
 
 TEST(GemmPackCache, RepacksOnVersionBumpAndOnSilentChange) {

@@ -129,13 +129,16 @@ struct Fixture {
   }
 };
 
-class Tdmpc2ActionGradientIsa : public ::testing::TestWithParam<bool> {
+class Tdmpc2ActionGradientIsa : public ::testing::TestWithParam<kernels::GemmIsa> {
  protected:
-  void SetUp() override { kernels::gemm_small_force_generic(GetParam()); }
-  void TearDown() override { kernels::gemm_small_force_generic(false); }
+  void SetUp() override {
+    if (!kernels::gemm_small_cpu_has(GetParam())) GTEST_SKIP() << "this CPU lacks these instructions";
+    kernels::gemm_small_cap_isa(GetParam());
+  }
+  void TearDown() override { kernels::gemm_small_cap_isa(kernels::GemmIsa::avx512); }
 };
 
-// Both the AVX2/FMA kernels and the portable loops.
+// Each GEMM micro-kernel (AVX-512, AVX2/FMA, portable loops).
 TEST_P(Tdmpc2ActionGradientIsa, EqualsTheTapeGradientWithRespectToTheActions) {
   Fixture f;
   const std::vector<int> heads = {1, 3};
@@ -167,9 +170,13 @@ TEST_P(Tdmpc2ActionGradientIsa, EqualsTheTapeGradientWithRespectToTheActions) {
   ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
   EXPECT_TRUE(testing::all_close(g.data(), ref_mean.grad.data(), g.size(), 1e-5, 1e-5));
 }
-INSTANTIATE_TEST_SUITE_P(Kernels, Tdmpc2ActionGradientIsa, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) {
-                           return i.param ? "generic" : "native";
+INSTANTIATE_TEST_SUITE_P(Kernels, Tdmpc2ActionGradientIsa,
+                         ::testing::Values(kernels::GemmIsa::avx512, kernels::GemmIsa::avx2,
+                                           kernels::GemmIsa::generic),
+                         [](const ::testing::TestParamInfo<kernels::GemmIsa>& i) {
+                           return i.param == kernels::GemmIsa::avx512 ? "avx512"
+                                  : i.param == kernels::GemmIsa::avx2 ? "avx2"
+                                                                      : "generic";
                          });
 
 TEST(Tdmpc2ActionGradient, UncertaintyIsMeanTimesStdOverTheEnsembleWithoutGradient) {

@@ -1,10 +1,10 @@
 // Small-batch GEMM with a pre-packed right-hand side: C = alpha * A · op(B) + beta * C (+ bias).
 //
-// Why: at planning batch sizes (m <= 64 rows) OpenBLAS spends most of a call re-packing the
-// weight matrix (8 x 518 -> 512 takes ~100 µs, ~40 GFLOP/s). Weights change only when the
-// optimizer steps, so lucid packs op(B) once per parameter version into 16-column panels and
-// streams the panels through an AVX2/FMA register-blocked micro-kernel (6 x 16 tiles or smaller,
-// selected at run time; a portable loop runs where AVX2/FMA are missing).
+// Why: at planning batch sizes (m <= 64 rows, and MPPI's 512 with versioned weights) OpenBLAS spends most of
+// a call re-packing the weight matrix (8 x 518 -> 512 takes ~100 µs, ~40 GFLOP/s). Weights change only when
+// the optimizer steps, so lucid packs op(B) once per parameter version into 16-column panels and streams the
+// panels through a register-blocked micro-kernel chosen at run time: AVX-512 (12 x 16 tiles or smaller),
+// AVX2/FMA (6 x 16 or smaller), or a portable loop.
 //
 // Shapes (row-major): A is m x k (row stride lda), op(B) is k x n, C is m x n (row stride ldc).
 //   trans_b = true:  B is stored n x k (a Linear weight [out, in]; y = x W^T), ldb >= k
@@ -55,8 +55,12 @@ void gemm_small_cpu(bool trans_b, int m, int n, int k, float alpha, const float*
                     int ldb, std::uint64_t b_version, float beta, float* c, int ldc,
                     const float* bias = nullptr);
 
-// Which micro-kernel runs: "avx2-fma" or "generic". Tests force "generic" to cover both.
-const char* gemm_small_isa();
-void gemm_small_force_generic(bool on);
+// The micro-kernels, in increasing order of width.
+enum class GemmIsa { generic, avx2, avx512 };
+bool gemm_small_cpu_has(GemmIsa isa);
+// The widest kernel the CPU has, unless capped: tests cap it to cover each kernel.
+GemmIsa gemm_small_isa_in_use();
+const char* gemm_small_isa();          // "avx512", "avx2-fma" or "generic"
+void gemm_small_cap_isa(GemmIsa cap);  // GemmIsa::avx512 lifts the cap (the default)
 
 }  // namespace lucid::kernels
