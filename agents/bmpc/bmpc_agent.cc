@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "lucid/agents/rho_soft_ce.h"
 #include "lucid/agents/tdmpc2_agent.h"
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/kernels/softmax.h"
 #include "lucid/planners/dream_mpc.h"
@@ -298,8 +300,10 @@ UpdateInfo BmpcAgent::update(ReplayBuffer& buffer) {
   draw_noise(noise_);
   const bool pretraining = train_acts_ == 0;
   int replans = 0;
-  if (!pretraining && reanalyzer_ && cfg_.reanalyze_interval > 0 && updates_ % cfg_.reanalyze_interval == 0)
+  if (!pretraining && reanalyzer_ && cfg_.reanalyze_interval > 0 && updates_ % cfg_.reanalyze_interval == 0) {
+    const ProfileRange range("update/reanalyze");
     replans = reanalyze(buffer, batch, expert_);
+  }
   UpdateInfo info = update_batch(batch, expert_, noise_, !pretraining);
   info["reanalyzed"] = static_cast<float>(replans);
   return info;
@@ -356,6 +360,7 @@ UpdateInfo BmpcAgent::update_batch(const Batch& batch, std::span<const float> ex
   model_update(batch, noise, info);
   if (train_pi) pi_update(expert, noise, info);
   const auto& l = model_->layout();
+  const ProfileRange range("update/ema");
   ema_update(model_->target_v(), model_->params().subspan(l.v_begin(), l.v_end() - l.v_begin()), cfg_.tau);
   model_->bump_weights_version();
   ++updates_;
@@ -363,6 +368,7 @@ UpdateInfo BmpcAgent::update_batch(const Batch& batch, std::span<const float> ex
 }
 
 void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, UpdateInfo& info) {
+  std::optional<ProfileRange> world_model_range(std::in_place, "update/world_model");
   auto& m = *model_;
   const auto& mc = m.config();
   const auto& lay = m.layout();
@@ -447,6 +453,8 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
   const float total =
       cfg_.consistency_coef * consistency + cfg_.reward_coef * reward_loss + cfg_.value_coef * value_loss;
   const std::span<float> model_grads = m.grads().subspan(0, lay.v_end());
+  world_model_range.reset();
+  const ProfileRange optimizer_range("update/optimizer");
   const float grad_norm = clip_grad_norm(model_grads, cfg_.grad_clip_norm);
   if (std::isfinite(grad_norm)) {
     optim_.step(m.params(), m.grads());
@@ -467,6 +475,7 @@ void BmpcAgent::pi_update(std::span<const float> expert, const BmpcUpdateNoise& 
   const auto& mc = m.config();
   const auto& lay = m.layout();
   const int B = cfg_.batch_size, H = cfg_.horizon, L = mc.latent_dim, R = (H + 1) * B;
+  std::optional<ProfileRange> policy_range(std::in_place, "update/policy");
   // The policy on the detached latents of the model update's rollout (zs.detach()).
   std::memcpy(pi_cache_.input(), zs_.data(), sizeof(float) * sz(R) * L);
   mlp_forward(lay.pi, m.block(lay.pi), pi_cache_, R);
@@ -477,6 +486,8 @@ void BmpcAgent::pi_update(std::span<const float> expert, const BmpcUpdateNoise& 
             m.grads().begin() + static_cast<std::ptrdiff_t>(lay.pi.end()), 0.f);
   mlp_backward(lay.pi, m.block(lay.pi), m.grad_block(lay.pi), pi_cache_, dpi_out_.data(), nullptr);
   const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
+  policy_range.reset();
+  const ProfileRange optimizer_range("update/optimizer");
   const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
   if (std::isfinite(pi_norm)) {
     pi_optim_.step(m.params(), m.grads());

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "lucid/agents/rho_soft_ce.h"
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/kernels/softmax.h"
 
@@ -234,6 +235,7 @@ UpdateInfo Tdmpc2Agent::update_batch(const Batch& batch, const UpdateNoise& nois
   model_update(batch, noise, tasks, info);
   pi_update(noise, info);
   const auto& l = model_->layout();
+  const ProfileRange range("update/ema");
   ema_update(model_->target_q(), model_->params().subspan(l.q_begin(), l.q_end() - l.q_begin()), cfg_.tau);
   model_->bump_weights_version();  // the packed weights of planning-size forwards are stale now
   ++updates_;
@@ -295,8 +297,13 @@ void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, std
   auto& m = *model_;
   const auto& lay = m.layout();
   const bool mt = m.config().multitask();
-  compute_targets(batch, noise, tasks);
-  const float total = model_loss_backward(batch, noise, &info);
+  float total = 0.f;
+  {
+    const ProfileRange range("update/world_model");
+    compute_targets(batch, noise, tasks);
+    total = model_loss_backward(batch, noise, &info);
+  }
+  const ProfileRange range("update/optimizer");
   // torch clips model.parameters(): pi's gradients are None there (zero here) and the embedding's
   // are in, so the multitask norm runs over the whole arena.
   const std::span<float> model_grads = mt ? m.grads() : m.grads().subspan(0, lay.q_end());
@@ -403,7 +410,11 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
 void Tdmpc2Agent::pi_update(const UpdateNoise& noise, UpdateInfo& info) {
   auto& m = *model_;
   const auto& lay = m.layout();
-  pi_loss_backward(noise, true, &info);
+  {
+    const ProfileRange range("update/policy");
+    pi_loss_backward(noise, true, &info);
+  }
+  const ProfileRange range("update/optimizer");
   const std::span<float> pi_grads = m.grads().subspan(lay.pi.begin(), lay.pi.size());
   const float pi_norm = clip_grad_norm(pi_grads, cfg_.grad_clip_norm);
   if (std::isfinite(pi_norm)) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "lucid/engine/profile.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
 
@@ -164,6 +165,7 @@ void BmpcModel::pi_action_raw(const float* z, const float* eps, int rows, float*
 }
 
 void BmpcModel::encode_into(const Tensor& obs, const Tensor& z) const {
+  const ProfileRange range("model/encoder");
   const std::int64_t rows = obs.shape().rows();
   check_rows(obs, rows, cfg_.obs_dim, "BMPC encode obs");
   check_rows(z, rows, cfg_.latent_dim, "BMPC encode z");
@@ -171,6 +173,7 @@ void BmpcModel::encode_into(const Tensor& obs, const Tensor& z) const {
 }
 
 void BmpcModel::next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const {
+  const ProfileRange range("model/dynamics");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC next z");
   check_rows(a, rows, cfg_.action_dim, "BMPC next a");
@@ -179,6 +182,7 @@ void BmpcModel::next_into(const Tensor& z, const Tensor& a, const Tensor& z_next
 }
 
 void BmpcModel::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const {
+  const ProfileRange range("model/reward");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC reward z");
   check_rows(a, rows, cfg_.action_dim, "BMPC reward a");
@@ -188,6 +192,7 @@ void BmpcModel::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) c
 
 void BmpcModel::value_into(const Tensor& z, const Tensor& /*a*/, std::span<const int> heads,
                            const Tensor& v) const {
+  const ProfileRange range("model/value");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC V z");
   check_rows(v, rows, 1, "BMPC V v");
@@ -195,6 +200,7 @@ void BmpcModel::value_into(const Tensor& z, const Tensor& /*a*/, std::span<const
 }
 
 void BmpcModel::value_ensemble_into(const Tensor& z, const Tensor& /*a*/, const Tensor& vs) const {
+  const ProfileRange range("model/value");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC V ensemble z");
   LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
@@ -206,6 +212,7 @@ void BmpcModel::value_ensemble_into(const Tensor& z, const Tensor& /*a*/, const 
 }
 
 void BmpcModel::policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const {
+  const ProfileRange range("model/policy");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC pi z");
   check_rows(mean, rows, cfg_.action_dim, "BMPC pi mean");
@@ -214,6 +221,7 @@ void BmpcModel::policy_into(const Tensor& z, const Tensor& mean, const Tensor& l
 }
 
 void BmpcModel::policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const {
+  const ProfileRange range("model/policy");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "BMPC pi z");
   check_rows(action, rows, cfg_.action_dim, "BMPC pi action");

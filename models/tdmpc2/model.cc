@@ -16,6 +16,7 @@
 
 #include "hd/activations.h"
 #include "hd/symlog.h"
+#include "lucid/engine/profile.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
 #include "lucid/models/tdmpc2/model_cuda.h"
@@ -283,6 +284,7 @@ void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, floa
 }
 
 void Tdmpc2Model::encode_into(const Tensor& obs, const Tensor& z) const {
+  const ProfileRange range("model/encoder");
   const std::int64_t rows = obs.shape().rows();
   check_rows(obs, rows, cfg_.obs_dim, "TD-MPC2 encode obs");
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 encode z");
@@ -291,6 +293,7 @@ void Tdmpc2Model::encode_into(const Tensor& obs, const Tensor& z) const {
 }
 
 void Tdmpc2Model::next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const {
+  const ProfileRange range("model/dynamics");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 next z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 next a");
@@ -301,6 +304,7 @@ void Tdmpc2Model::next_into(const Tensor& z, const Tensor& a, const Tensor& z_ne
 }
 
 void Tdmpc2Model::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const {
+  const ProfileRange range("model/reward");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 reward z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 reward a");
@@ -319,6 +323,7 @@ void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z,
   check_rows(r, rows, 1, "TD-MPC2 step r");
   check_rows(z_next, rows, cfg_.latent_dim, "TD-MPC2 step z'");
   const int n = static_cast<int>(rows);
+  const ProfileRange range("model/dynamics");  // with the reward: they share the first layer's input
   if (on_cuda({z_shared, z, a, r, z_next}, "step"))
     return cuda_twin().step_from_shared(z_shared.data(), a.data(), n, r.data(), z_next.data());
   Scratch& s = scratch(n);
@@ -350,6 +355,7 @@ void Tdmpc2Model::step_from_shared_into(const Tensor& z_shared, const Tensor& z,
 
 void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
                              const Tensor& v) const {
+  const ProfileRange range("model/q_ensemble");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 Q z");
   check_rows(a, rows, cfg_.action_dim, "TD-MPC2 Q a");
@@ -360,6 +366,7 @@ void Tdmpc2Model::value_into(const Tensor& z, const Tensor& a, std::span<const i
 }
 
 void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Tensor& vs) const {
+  const ProfileRange range("model/q_ensemble");
   const std::int64_t rows = z.shape().rows();
   LUCID_CHECK_SHAPE(vs.defined() && vs.numel() == rows * cfg_.num_q)
       << "TD-MPC2 Q ensemble: expected (" << cfg_.num_q << ", " << rows << ", 1)";
@@ -373,6 +380,7 @@ void Tdmpc2Model::value_ensemble_into(const Tensor& z, const Tensor& a, const Te
 }
 
 void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor& log_std) const {
+  const ProfileRange range("model/policy");
   const std::int64_t rows = z.shape().rows();
   const int A = cfg_.action_dim;
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
@@ -394,6 +402,7 @@ void Tdmpc2Model::policy_into(const Tensor& z, const Tensor& mean, const Tensor&
 }
 
 void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const Tensor& action) const {
+  const ProfileRange range("model/policy");
   const std::int64_t rows = z.shape().rows();
   check_rows(z, rows, cfg_.latent_dim, "TD-MPC2 pi z");
   check_rows(action, rows, cfg_.action_dim, "TD-MPC2 pi action");

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/planners/elite_refit.h"
 
@@ -115,6 +116,7 @@ Tensor Cem::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, b
 
   trace_.clear();
   for (int it = 0; it < cfg_.iterations; ++it) {
+    const ProfileRange range("plan/iteration");
     rng.normal(noise_.data(), static_cast<std::size_t>(B) * S * H * A);
     std::size_t k = 0;
     for (int t = 0; t < H; ++t) {
@@ -150,6 +152,7 @@ Tensor Cem::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, b
       }
     }
   }
+  const ProfileRange range("plan/select");
   for (int b = 0; b < B; ++b)
     for (int j = 0; j < A; ++j) {
       const std::size_t i = static_cast<std::size_t>(b) * H * A + j;

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/planners/action_ascent.h"
 
@@ -80,6 +82,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   }
 
   // (a) z0 for every candidate row; the policy prior rolled out through the dynamics.
+  std::optional<ProfileRange> prior_range(std::in_place, "plan/prior_rollout");
   model.encode_into(obs, v_.z0);
   for (int r = 0; r < rows; ++r)
     std::memcpy(v_.z_rows.data() + static_cast<std::size_t>(r) * L,
@@ -100,6 +103,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
     for (std::size_t i = 0; i < step; ++i) a[i] = rho * prev[i] + (1.f - rho) * pr[i];
   }
   std::copy(actions_.begin(), actions_.begin() + static_cast<std::ptrdiff_t>(H * step), init_.begin());
+  prior_range.reset();
 
   // (c) SGD on -J; J of the last evaluation (before the last step) selects.
   models::RolloutObjective obj;
@@ -110,6 +114,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   obj.terminal_eps = term_eps_.data();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
+    const ProfileRange range("plan/iteration");
     int heads[2];
     const int n_heads = pick_two_heads(model.num_values(), rng, heads);
     obj.heads = std::span<const int>(heads, n_heads);
@@ -124,6 +129,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   }
 
   // (d) output and storage, clamped.
+  const ProfileRange range("plan/select");
   for (int b = 0; b < B; ++b) {
     const int k = best_candidate(value_.data(), b, N);
     const float* a0 = actions_.data() + (static_cast<std::size_t>(b) * N + k) * A;

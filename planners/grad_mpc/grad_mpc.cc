@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/planners/action_ascent.h"
 
@@ -61,6 +63,7 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
   }
   const Tensor& z0 = v_.z0;
   const Tensor& z_rows = v_.z_rows;
+  std::optional<ProfileRange> prior_range(std::in_place, "plan/prior_rollout");
   model.encode_into(obs, z0);
   for (int r = 0; r < rows; ++r)
     std::memcpy(z_rows.data() + static_cast<std::size_t>(r) * L,
@@ -78,6 +81,7 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
     grad_->policy_rollout(z_rows.data(), eps_.data(), rows, H, actions_.data());
   }
 
+  prior_range.reset();
   models::RolloutObjective obj;
   obj.horizon = H;
   if (init_ == Init::kPolicy) {
@@ -91,6 +95,7 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
   };
   trace_.clear();
   for (int it = 0; it < cfg_.iterations; ++it) {
+    const ProfileRange range("plan/iteration");
     grad_->evaluate(z_rows.data(), actions_.data(), rows, obj, value_.data(), grad_buf_.data());
     trace();
     clip_grad_norm_per_obs(grad_buf_.data(), H, B, C, A, cfg_.grad_clip_norm);
@@ -100,6 +105,7 @@ Tensor GradMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& rn
   if (init_ == Init::kGaussian && cfg_.iterations == 0)
     for (std::size_t i = 0; i < H * step; ++i) actions_[i] = std::clamp(actions_[i], -1.f, 1.f);
   // Algorithm 1 line 10: rank the final sequences by their objective.
+  const ProfileRange range("plan/select");
   grad_->evaluate(z_rows.data(), actions_.data(), rows, obj, value_.data(), nullptr);
   trace();
   for (int b = 0; b < B; ++b) {

@@ -7,7 +7,9 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/planners/action_ascent.h"
 #include "lucid/planners/elite_refit.h"
@@ -123,6 +125,7 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
   if (!v_.vs.defined() || v_.vs.shape() != (Shape{NV, rows, 1}))
     v_.vs = vs_.view_rows(0, std::int64_t{NV} * rows).view(Shape{NV, rows, 1});
 
+  std::optional<ProfileRange> prior_range(std::in_place, "plan/prior_rollout");
   model.encode_into(obs, v_.z0);
   const float* z0 = v_.z0.data();
   for (int b = 0; b < B; ++b)
@@ -157,8 +160,10 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
         std_[i] = cfg_.max_std;
       }
 
+  prior_range.reset();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
+    const ProfileRange range("plan/iteration");
     // Gaussian samples: state b's noise block, in (t, s, j) order, from its stream.
     const std::size_t per_state = sz(S - P) * H * A;
     for (int b = 0; b < B; ++b) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 
+#include "lucid/engine/profile.h"
 #include "lucid/error.h"
 #include "lucid/kernels/threading.h"
 #include "lucid/planners/elite_refit.h"
@@ -305,10 +306,13 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   make_views(B, model.concurrent_queries() && obs.is_cpu() ? kernels::num_threads() : 1);
 
   const bool on_device = obs.device() == Device::kCuda;
-  if (on_device)
-    prepare_cuda(model, obs, B, rng);
-  else
-    prepare_cpu(model, obs, B, rng);
+  {
+    const ProfileRange range("plan/prior_rollout");
+    if (on_device)
+      prepare_cuda(model, obs, B, rng);
+    else
+      prepare_cpu(model, obs, B, rng);
+  }
 
   // Mean warm-started by shifting the previous final mean; std reset to max_std every call.
   for (int b = 0; b < B; ++b)
@@ -322,6 +326,7 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   elite_trace_.clear();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
+    const ProfileRange range("plan/iteration");
     if (on_device) {
       iterate_cuda(model, B, rng);  // samples, rolls out and refits on the device
       continue;
@@ -366,6 +371,7 @@ Tensor Mppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, 
   }
 
   // One elite per observation by Gumbel-max on log(score); its first action (+ noise if training).
+  const ProfileRange range("plan/select");
   float* out = v_.out.data();
   for (int b = 0; b < B; ++b) {
     const int* elite = elite_.data() + static_cast<std::size_t>(b) * K;
