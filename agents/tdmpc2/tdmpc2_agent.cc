@@ -38,6 +38,7 @@ models::tdmpc2::Tdmpc2Config model_config(const Tdmpc2AgentConfig& c) {
   LUCID_CHECK_AS(c.num_tasks >= 1, ConfigError) << "tdmpc2: num_tasks must be >= 1, got " << c.num_tasks;
   models::tdmpc2::Tdmpc2Config mc =
       models::tdmpc2::tdmpc2_preset(c.model_size, c.obs_dim, c.action_dim, c.num_tasks);
+  models::tdmpc2::apply_overrides(mc, c.architecture);
   if (c.num_tasks > 1 && !c.task_action_dims.empty()) {
     LUCID_CHECK_AS(static_cast<int>(c.task_action_dims.size()) == c.num_tasks, ConfigError)
         << "tdmpc2: " << c.task_action_dims.size() << " task_action_dims for " << c.num_tasks << " tasks";

@@ -9,7 +9,8 @@
 // and takes a planning key (num_samples, num_elites, num_pi_trajs, iterations, horizon, mpc_lr,
 // regularization_coefficient, action_reusage_coefficient, grad_clip_norm, min_std, max_std,
 // temperature) only when the user set it. `warmup` untimed calls precede `calls` timed ones; the
-// planner keeps its warm-start state across calls, as within an episode.
+// planner keeps its warm-start state across calls, as within an episode. enc_dim, mlp_dim,
+// latent_dim and num_q (TD-MPC2 only) replace the preset's widths when > 0; `params` says what ran.
 //
 // Output per planner: planner, model_size, params, obs_dim, action_dim, threads, calls,
 // median_ms, p90_ms, median_cpu_ms (process CPU time of a call, all threads: on a shared,
@@ -192,6 +193,7 @@ int cmd_plan_bench(const Config& config) {
   NetFlops nets;
   std::size_t params = 0;
   Rng init_rng(seed, 1);
+  const models::tdmpc2::ArchitectureOverrides overrides = architecture_overrides(config);
   if (agent == "bmpc") {
     auto m =
         std::make_unique<models::bmpc::BmpcModel>(models::bmpc::bmpc_preset(model_size, obs_dim, action_dim));
@@ -200,8 +202,9 @@ int cmd_plan_bench(const Config& config) {
     params = std::as_const(*m).params().size();
     model_ptr = std::move(m);
   } else {
-    auto m = std::make_unique<models::tdmpc2::Tdmpc2Model>(
-        models::tdmpc2::tdmpc2_preset(model_size, obs_dim, action_dim));
+    models::tdmpc2::Tdmpc2Config mc = models::tdmpc2::tdmpc2_preset(model_size, obs_dim, action_dim);
+    models::tdmpc2::apply_overrides(mc, overrides);
+    auto m = std::make_unique<models::tdmpc2::Tdmpc2Model>(mc);
     m->init(init_rng);
     nets = net_flops(*m, m->layout().q.front(), false);
     params = std::as_const(*m).params().size();

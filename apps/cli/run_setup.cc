@@ -66,6 +66,20 @@ planners::PlannerConfig planner_config(const Config& config, const std::string& 
   return pc;
 }
 
+models::tdmpc2::ArchitectureOverrides architecture_overrides(const Config& config) {
+  const auto get = [&](const char* key) { return static_cast<int>(config.get_int(key)); };
+  const models::tdmpc2::ArchitectureOverrides o{.enc_dim = get("enc_dim"),
+                                                .mlp_dim = get("mlp_dim"),
+                                                .latent_dim = get("latent_dim"),
+                                                .num_q = get("num_q")};
+  if (config.get_string("agent") == "bmpc")
+    for (const char* key : {"enc_dim", "mlp_dim", "latent_dim", "num_q"})
+      LUCID_CHECK_AS(get(key) == 0, ConfigError)
+          << "agent=bmpc takes its architecture from model_size; " << key << "=" << get(key)
+          << " is only supported with agent=tdmpc2";
+  return o;
+}
+
 std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim) {
   const std::string name = config.get_string("agent");
   if (name == "random")
@@ -76,6 +90,7 @@ std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int
     a.obs_dim = obs_dim;
     a.action_dim = action_dim;
     a.model_size = static_cast<int>(config.get_int("model_size"));
+    a.architecture = architecture_overrides(config);
     a.batch_size = static_cast<int>(config.get_int("batch_size"));
     a.horizon = static_cast<int>(config.get_int("horizon"));
     a.rho = static_cast<float>(config.get_float("rho"));
@@ -94,6 +109,7 @@ std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int
     return std::make_unique<agents::Tdmpc2Agent>(a);
   }
   if (name == "bmpc") {
+    architecture_overrides(config);  // refuses overrides for bmpc
     agents::BmpcAgentConfig a;
     a.obs_dim = obs_dim;
     a.action_dim = action_dim;

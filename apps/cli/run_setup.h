@@ -10,6 +10,7 @@
 #include "cli/config.h"
 #include "lucid/agents/agent.h"
 #include "lucid/agents/trainer.h"
+#include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/planner.h"
 
 namespace lucid::cli {
@@ -24,6 +25,11 @@ Device prepare_runtime(const Config& config, const char* cuda_user = nullptr);
 
 // run_dir if set, else <out_dir>/<task>/<agent>-<planner>/seed_<seed>.
 std::filesystem::path run_folder(const Config& config);
+
+// enc_dim, mlp_dim, latent_dim and num_q of the config (0: the model_size preset's). For
+// agent=bmpc, whose model is built from the preset alone, nonzero values are a ConfigError rather
+// than silently ignored.
+models::tdmpc2::ArchitectureOverrides architecture_overrides(const Config& config);
 
 // Names `agent=` accepts in this build.
 std::vector<std::string> agent_names();

@@ -23,6 +23,19 @@
 
 namespace lucid::models::tdmpc2 {
 
+void apply_overrides(Tdmpc2Config& c, const ArchitectureOverrides& o) {
+  LUCID_CHECK_AS(o.enc_dim >= 0 && o.mlp_dim >= 0 && o.latent_dim >= 0 && (o.num_q == 0 || o.num_q >= 2),
+                 ConfigError)
+      << "tdmpc2: architecture overrides must be >= 0 (0 keeps the preset) and num_q >= 2, got enc_dim "
+      << o.enc_dim << ", mlp_dim " << o.mlp_dim << ", latent_dim " << o.latent_dim << ", num_q " << o.num_q;
+  if (o.enc_dim > 0) c.enc_dim = o.enc_dim;
+  if (o.mlp_dim > 0) c.mlp_dim = o.mlp_dim;
+  if (o.latent_dim > 0) c.latent_dim = o.latent_dim;
+  if (o.num_q > 0) c.num_q = o.num_q;
+  LUCID_CHECK_AS(c.latent_dim % c.simnorm_dim == 0, ConfigError)
+      << "tdmpc2: latent_dim " << c.latent_dim << " must be a multiple of simnorm_dim " << c.simnorm_dim;
+}
+
 Tdmpc2Config tdmpc2_preset(int model_size, int obs_dim, int action_dim, int num_tasks) {
   LUCID_CHECK_AS(obs_dim > 0 && action_dim > 0, ConfigError)
       << "TD-MPC2 needs positive obs and action dims, got " << obs_dim << " and " << action_dim;

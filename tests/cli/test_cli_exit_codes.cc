@@ -81,3 +81,30 @@ TEST(Cli, UnavailableDeviceIsRefusedNotIgnored) {
   EXPECT_NE(r.output.find("device=cuda"), std::string::npos) << r.output;
 }
 }  // namespace
+
+namespace {
+// enc_dim/mlp_dim/latent_dim/num_q replace the preset's widths; the count below is the layer sum
+// for obs 24, action 6: encoder 24-32-32 (1,984), dynamics 38-64-64-32 (9,056), reward 38-64-64-101
+// (13,477), two Q heads (26,954), policy 32-64-64-12 (7,308).
+TEST(Cli, ArchitectureOverridesReachTheModel) {
+  const Result small =
+      run("plan-bench planner=policy model_size=1 obs_dim=24 action_dim=6 calls=1 warmup=0 "
+          "enc_dim=32 mlp_dim=64 latent_dim=32 num_q=2 format=json");
+  ASSERT_EQ(small.status, 0) << small.output;
+  EXPECT_NE(small.output.find("\"params\":58779"), std::string::npos) << small.output;
+  const Result preset =
+      run("plan-bench planner=policy model_size=1 obs_dim=24 action_dim=6 calls=1 warmup=0 "
+          "format=json");
+  ASSERT_EQ(preset.status, 0) << preset.output;
+  EXPECT_NE(preset.output.find("\"params\":1214651"), std::string::npos) << preset.output;
+}
+
+TEST(Cli, ArchitectureOverridesAreCheckedNotIgnored) {
+  const Result bmpc = run("plan-bench agent=bmpc planner=policy model_size=1 calls=1 mlp_dim=64");
+  EXPECT_EQ(bmpc.status, 2);
+  EXPECT_NE(bmpc.output.find("mlp_dim=64"), std::string::npos) << bmpc.output;
+  const Result odd = run("plan-bench planner=policy model_size=1 calls=1 latent_dim=30");
+  EXPECT_EQ(odd.status, 2);
+  EXPECT_NE(odd.output.find("simnorm_dim"), std::string::npos) << odd.output;
+}
+}  // namespace

@@ -49,6 +49,7 @@ struct Tdmpc2AgentConfig {
   int obs_dim = 0;
   int action_dim = 0;
   int model_size = 5;
+  models::tdmpc2::ArchitectureOverrides architecture;  // widths replacing the preset's (0: keep)
   int batch_size = 256;
   int horizon = 3;
   float rho = 0.5f;

@@ -63,6 +63,15 @@ struct Tdmpc2Config {
 // Presets 1, 5, 19, 48, 317 (facts §1.2; task_dim per parser.py). Throws ConfigError otherwise.
 Tdmpc2Config tdmpc2_preset(int model_size, int obs_dim, int action_dim, int num_tasks = 1);
 
+// Widths that replace a preset's (0 keeps the preset's value): small models for tests and quick
+// experiments. An overridden model no longer has the official parameter count.
+struct ArchitectureOverrides {
+  int enc_dim = 0, mlp_dim = 0, latent_dim = 0, num_q = 0;
+};
+// Applies o to c; ConfigError for negative widths, num_q < 2 (TD targets take two heads) or a
+// latent_dim that is not a multiple of simnorm_dim.
+void apply_overrides(Tdmpc2Config& c, const ArchitectureOverrides& o);
+
 // The parameter layout of a config, without allocating it (param counts of the big presets).
 struct Tdmpc2Layout {
   ParamLayout layout;
