@@ -3,7 +3,10 @@
 // Rows are processed in blocks of about 4k floats per call of a function cloned for AVX-512,
 // AVX2+FMA and the baseline (isa_clones.h), so SimNorm's 8-wide rows do not pay one dispatch
 // each; OpenMP splits the blocks. Exponentials use hd::exp_poly (within 2 ulp of expf) so the row
-// loops vectorize; the one log per row stays libm.
+// loops vectorize. Softmax is e / sum(e) with e = exp(x - max): one exponential per element and no
+// log (exp(x - lse) costs a second exponential and its log rounds once more, so it is also further
+// from the float64 result). Log-softmax keeps x - lse, with one libm log per row.
+// SimNorm's 8-wide rows go two per 16-lane vector (simnorm8_block below).
 #include "lucid/kernels/softmax.h"
 
 #include <algorithm>
@@ -28,18 +31,96 @@ inline float row_lse(const float* x, std::int64_t cols) {
   return mx + logf(s);
 }
 
+// Softmax of one row: y = e / sum(e), e = exp(x - max).
+inline void softmax_row(const float* x, float* y, std::int64_t cols) {
+  float mx = x[0];
+#pragma omp simd reduction(max : mx)
+  for (std::int64_t c = 1; c < cols; ++c) mx = std::max(mx, x[c]);
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t c = 0; c < cols; ++c) {
+    y[c] = hd::exp_poly(x[c] - mx);
+    s += y[c];
+  }
+#pragma omp simd
+  for (std::int64_t c = 0; c < cols; ++c) y[c] /= s;
+}
+
+// 16 float lanes as a GCC/Clang vector: one zmm in the AVX-512 clone, two ymm in the AVX2 one.
+// The helpers are file-local and always inlined into the cloned caller, so GCC's note that passing
+// a 64-byte vector by value changes the ABI without AVX-512 never applies. GCC reports it at the
+// end of the file, so the pragma cannot be popped before then.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using Lanes16 = float __attribute__((vector_size(64)));
+using Lanes16i = std::int32_t __attribute__((vector_size(64)));
+
+[[gnu::always_inline]] inline Lanes16 splat(float v) { return Lanes16{} + v; }
+[[gnu::always_inline]] inline Lanes16 lanes_max(Lanes16 a, Lanes16 b) { return a > b ? a : b; }
+[[gnu::always_inline]] inline Lanes16 lanes_add(Lanes16 a, Lanes16 b) { return a + b; }
+
+// hd::exp_poly on 16 lanes, step for step (same clamps, same Cephes polynomial).
+[[gnu::always_inline]] inline Lanes16 exp_poly_lanes(Lanes16 x) {
+  x = lanes_max(x, splat(-87.33654f));
+  x = x > splat(88.37626f) ? splat(88.37626f) : x;
+  const Lanes16 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const Lanes16 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  Lanes16 p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  const Lanes16i bits = (__builtin_convertvector(n, Lanes16i) + 127) << 23;
+  return p * __builtin_bit_cast(Lanes16, bits);
+}
+
+// Each 8-lane half of v reduced (max or sum) and broadcast over its 8 lanes: three butterfly
+// steps, swapping lanes 4 apart, then 2, then 1.
+#define LUCID_REDUCE_HALVES(v, op)                                                                  \
+  do {                                                                                              \
+    v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)); \
+    v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)); \
+    v = op(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)); \
+  } while (0)
+
+[[gnu::always_inline]] inline Lanes16 max_halves(Lanes16 v) {
+  LUCID_REDUCE_HALVES(v, lanes_max);
+  return v;
+}
+[[gnu::always_inline]] inline Lanes16 sum_halves(Lanes16 v) {
+  LUCID_REDUCE_HALVES(v, lanes_add);
+  return v;
+}
+#undef LUCID_REDUCE_HALVES
+
+// Softmax over rows of 8 (SimNorm's group), two rows per vector. Why: with 8-wide rows the generic
+// loop is all reduction overhead (two scalar reductions per 8 exponentials); here a pair of rows is
+// one exponential vector, two butterflies and one divide. Same formula as softmax_row.
+LUCID_CPU_CLONES
+void simnorm8_block(const float* x, float* y, std::int64_t rows) {
+  std::int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    Lanes16 v;
+    __builtin_memcpy(&v, x + r * 8, sizeof(v));
+    const Lanes16 e = exp_poly_lanes(v - max_halves(v));
+    const Lanes16 out = e / sum_halves(e);
+    __builtin_memcpy(y + r * 8, &out, sizeof(out));
+  }
+  if (r < rows) softmax_row(x + r * 8, y + r * 8, 8);
+}
+
 LUCID_CPU_CLONES
 void forward_block(const float* x, float* y, std::int64_t rows, std::int64_t cols, bool log_softmax) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    const float lse = row_lse(xr, cols);
     if (log_softmax) {
+      const float lse = row_lse(xr, cols);
 #pragma omp simd
       for (std::int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - lse;
     } else {
-#pragma omp simd
-      for (std::int64_t c = 0; c < cols; ++c) yr[c] = hd::exp_poly(xr[c] - lse);
+      softmax_row(xr, yr, cols);
     }
   }
 }
@@ -107,7 +188,10 @@ void for_row_blocks(std::int64_t rows, std::int64_t cols, F f) {
 
 void softmax_forward_cpu(const float* x, float* y, std::int64_t rows, std::int64_t cols, bool log_softmax) {
   for_row_blocks(rows, cols, [&](std::int64_t r0, std::int64_t n) {
-    forward_block(x + r0 * cols, y + r0 * cols, n, cols, log_softmax);
+    if (cols == 8 && !log_softmax)
+      simnorm8_block(x + r0 * cols, y + r0 * cols, n);
+    else
+      forward_block(x + r0 * cols, y + r0 * cols, n, cols, log_softmax);
   });
 }
 
