@@ -21,6 +21,7 @@
 #include "lucid/kernels/gemm_small.h"
 #include "lucid/kernels/layernorm.h"
 #include "lucid/kernels/softmax.h"
+#include "lucid/kernels/threading.h"
 
 namespace lucid::models::tdmpc2 {
 namespace {
@@ -38,12 +39,13 @@ std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 constexpr int kPrefetchPairs = 8;  // 2 KiB ahead per panel (measured against 0 and 16)
 
 template <int NR>
-__attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int in, int out, const float* dh, int ld_dh,
-                                                          const float* panels, float* dx, int ldx) {
+__attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int p_begin, int p_end, int in, int out,
+                                                          const float* dh, int ld_dh, const float* panels,
+                                                          float* dx, int ldx) {
   constexpr int kW = kernels::kGemmPanelWidth;
   const int full = out / kW, rem = out % kW;
-  for (int p = 0; p < in; p += 2) {
-    const int np = std::min(2, in - p);
+  for (int p = p_begin; p < p_end; p += 2) {
+    const int np = std::min(2, p_end - p);
     __m256 acc[NR][2];
     for (int r = 0; r < NR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int j = 0; j < full; ++j) {
@@ -75,6 +77,72 @@ __attribute__((target("avx2,fma"))) void dh_w_panels_avx2(int in, int out, const
   }
 }
 
+// The AVX-512 form: a panel row is one 16-lane register, and four p rows (four 64-byte lines of
+// each panel) share every dh load, so a step is NP + NR loads for NP x NR fused multiply-adds
+// (the AVX2 form: 2 + 2 NR loads of half width for 2 NR).
+// Sum of the 16 lanes, through memory and two 8-lane halves: the AVX-512 shuffles and extracts
+// (_mm512_reduce_add_ps included) trip GCC 12's -Wuninitialized inside its own header. It runs
+// once per output element, after the streaming loop.
+__attribute__((target("avx512f"))) inline float sum16(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  const __m256 h = _mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+template <int NR, int NP>
+__attribute__((target("avx512f"))) void dh_w_panels_avx512_step(int p, int in, int out, const float* dh,
+                                                                int ld_dh, const float* panels, float* dx,
+                                                                int ldx) {
+  constexpr int kW = kernels::kGemmPanelWidth;
+  static_assert(kW == 16, "one panel row per 16-lane register");
+  const int full = out / kW, rem = out % kW;
+  __m512 acc[NR][NP];
+  for (int r = 0; r < NR; ++r)
+    for (int q = 0; q < NP; ++q) acc[r][q] = _mm512_setzero_ps();
+  for (int j = 0; j < full; ++j) {
+    const float* w = panels + (static_cast<std::size_t>(j) * in + p) * kW;
+    for (int q = 0; q < NP; ++q)
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * 2 * kW + q * kW), _MM_HINT_T0);
+    __m512 a[NP];
+    for (int q = 0; q < NP; ++q) a[q] = _mm512_loadu_ps(w + q * kW);
+    for (int r = 0; r < NR; ++r) {
+      const __m512 d = _mm512_loadu_ps(dh + static_cast<std::size_t>(r) * ld_dh + j * kW);
+      for (int q = 0; q < NP; ++q) acc[r][q] = _mm512_fmadd_ps(a[q], d, acc[r][q]);
+    }
+  }
+  const float* w = panels + (static_cast<std::size_t>(full) * in + p) * kW;
+  for (int r = 0; r < NR; ++r)
+    for (int q = 0; q < NP; ++q) {
+      float v = sum16(acc[r][q]);
+      const float* d = dh + static_cast<std::size_t>(r) * ld_dh + full * kW;
+      for (int c = 0; c < rem; ++c) v += w[q * kW + c] * d[c];
+      dx[static_cast<std::size_t>(r) * ldx + p + q] = v;
+    }
+}
+
+template <int NR>
+void dh_w_panels_avx512(int p_begin, int p_end, int in, int out, const float* dh, int ld_dh,
+                        const float* panels, float* dx, int ldx) {
+  int p = p_begin;
+  for (; p + 4 <= p_end; p += 4) dh_w_panels_avx512_step<NR, 4>(p, in, out, dh, ld_dh, panels, dx, ldx);
+  switch (p_end - p) {
+    case 3:
+      dh_w_panels_avx512_step<NR, 3>(p, in, out, dh, ld_dh, panels, dx, ldx);
+      break;
+    case 2:
+      dh_w_panels_avx512_step<NR, 2>(p, in, out, dh, ld_dh, panels, dx, ldx);
+      break;
+    case 1:
+      dh_w_panels_avx512_step<NR, 1>(p, in, out, dh, ld_dh, panels, dx, ldx);
+      break;
+    default:
+      break;
+  }
+}
+
 // The same product in plain loops, for CPUs without AVX2/FMA.
 void dh_w_panels_generic(int rows, int in, int out, const float* dh, const float* panels, float* dx) {
   constexpr int kW = kernels::kGemmPanelWidth;
@@ -90,26 +158,66 @@ void dh_w_panels_generic(int rows, int in, int out, const float* dh, const float
     }
 }
 
+// Rows of dh go NR at a time over one range of dx's columns [p_begin, p_end).
+template <template <int> class Kernel>
+void dh_w_rows(int rows, int p_begin, int p_end, int in, int out, const float* dh, const float* panels,
+               float* dx) {
+  // Every pass streams all of W, so the rows go in as few passes as the registers allow: 5 rows
+  // (Dream-MPC's candidates) in one pass, not 4 + 1.
+  if (rows == 5) {
+    Kernel<5>::run(p_begin, p_end, in, out, dh, out, panels, dx, in);
+    return;
+  }
+  int r = 0;
+  for (; r + 4 <= rows; r += 4)
+    Kernel<4>::run(p_begin, p_end, in, out, dh + sz(r) * out, out, panels, dx + sz(r) * in, in);
+  const float* d = dh + sz(r) * out;
+  float* x = dx + sz(r) * in;
+  if (rows - r == 3) Kernel<3>::run(p_begin, p_end, in, out, d, out, panels, x, in);
+  if (rows - r == 2) Kernel<2>::run(p_begin, p_end, in, out, d, out, panels, x, in);
+  if (rows - r == 1) Kernel<1>::run(p_begin, p_end, in, out, d, out, panels, x, in);
+}
+
+template <int NR>
+struct Avx2Kernel {
+  static void run(int p0, int p1, int in, int out, const float* dh, int ld, const float* w, float* dx,
+                  int ldx) {
+    dh_w_panels_avx2<NR>(p0, p1, in, out, dh, ld, w, dx, ldx);
+  }
+};
+template <int NR>
+struct Avx512Kernel {
+  static void run(int p0, int p1, int in, int out, const float* dh, int ld, const float* w, float* dx,
+                  int ldx) {
+    dh_w_panels_avx512<NR>(p0, p1, in, out, dh, ld, w, dx, ldx);
+  }
+};
+
+// Below this many multiply-adds the product stays on one thread (as gemm_small's threshold).
+constexpr std::int64_t kParallelMacs = 1 << 17;
+
 void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels, float* dx) {
-  static const bool kAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (!kAvx2 || std::string_view(kernels::gemm_small_isa()) == "generic") {
+  const kernels::GemmIsa isa = kernels::gemm_small_isa_in_use();
+  if (isa == kernels::GemmIsa::generic) {
     dh_w_panels_generic(rows, in, out, dh, panels, dx);
     return;
   }
-  // Every pass streams all of W, so the rows go in as few passes as the registers allow: 5 rows
-  // (Dream-MPC's candidates) in one pass, not 4 + 1.
-  int r = 0;
-  if (rows == 5) {
-    dh_w_panels_avx2<5>(in, out, dh, out, panels, dx, in);
-    return;
+  // dx's columns split into one block per thread (multiples of 4: whole AVX-512 steps). Why: at
+  // Dream-MPC's 5 rows this product is memory-bound and was one thread's work while the other
+  // waited at the next barrier; each thread now streams its own slice of every panel.
+  const int threads = kernels::num_threads();
+  const bool parallel = threads > 1 && std::int64_t{rows} * in * out >= kParallelMacs && in >= 8 * threads;
+  const int blocks = parallel ? threads : 1;
+  const int per = ((in + blocks - 1) / blocks + 3) / 4 * 4;
+#pragma omp parallel for schedule(static) num_threads(blocks) if (parallel)
+  for (int b = 0; b < blocks; ++b) {
+    const int p0 = std::min(in, b * per), p1 = std::min(in, p0 + per);
+    if (p0 >= p1) continue;
+    if (isa == kernels::GemmIsa::avx512)
+      dh_w_rows<Avx512Kernel>(rows, p0, p1, in, out, dh, panels, dx);
+    else
+      dh_w_rows<Avx2Kernel>(rows, p0, p1, in, out, dh, panels, dx);
   }
-  for (; r + 4 <= rows; r += 4)
-    dh_w_panels_avx2<4>(in, out, dh + sz(r) * out, out, panels, dx + sz(r) * in, in);
-  const float* d = dh + sz(r) * out;
-  float* x = dx + sz(r) * in;
-  if (rows - r == 3) dh_w_panels_avx2<3>(in, out, d, out, panels, x, in);
-  if (rows - r == 2) dh_w_panels_avx2<2>(in, out, d, out, panels, x, in);
-  if (rows - r == 1) dh_w_panels_avx2<1>(in, out, d, out, panels, x, in);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "lucid/engine/ops.h"
 #include "lucid/engine/rng.h"
 #include "lucid/kernels/gemm_small.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/models/action_gradient.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/dream_mpc.h"
@@ -170,6 +171,48 @@ TEST_P(Tdmpc2ActionGradientIsa, EqualsTheTapeGradientWithRespectToTheActions) {
   ag->evaluate(f.z0.data(), f.actions.data(), kRows, obj, value.data(), g.data());
   EXPECT_TRUE(testing::all_close(g.data(), ref_mean.grad.data(), g.size(), 1e-5, 1e-5));
 }
+// At planning widths the input backward splits dx's columns over the threads; every element is
+// the same dot product in the same order either way, so 2 threads must give 1 thread's bits, for
+// every row count (the 5-row pass and the 4 + 1..3 blocks) and both column tails.
+TEST_P(Tdmpc2ActionGradientIsa, TwoThreadsGiveTheOneThreadGradientBitForBit) {
+  Tdmpc2Config c = small_config();
+  c.mlp_dim = 250;    // the 250 x 250 layers pass the threading threshold from 3 rows on, and
+  c.latent_dim = 64;  // split 128 + 122 (a 2-column tail); the 67-wide inputs stay on one thread
+  Tdmpc2Model model(c);
+  randomise(model, 23);
+  const int saved = kernels::num_threads();
+  const std::vector<int> heads = {0, 2};
+  for (int rows = 1; rows <= kRows; ++rows) {
+    Rng rng(static_cast<std::uint64_t>(rows));
+    const auto n = static_cast<std::size_t>(rows);
+    std::vector<float> obs(n * kObs), actions(n * kH * kA), eps(n * kA);
+    rng.normal(obs.data(), obs.size());
+    rng.normal(actions.data(), actions.size());
+    rng.normal(eps.data(), eps.size());
+    const Tensor z = model.encode(Tensor::from(obs, Shape{rows, kObs}));
+    RolloutObjective obj;
+    obj.horizon = kH;
+    obj.discount = 0.9f;
+    obj.terminal_value = true;
+    obj.heads = heads;
+    obj.terminal_eps = eps.data();
+    std::vector<float> g1(actions.size()), g2(actions.size()), v1(n), v2(n);
+    for (int threads : {1, 2}) {
+      kernels::set_num_threads(threads);
+      auto ag = make_action_gradient(model);
+      ag->reserve(rows, kH);
+      ag->evaluate(z.data(), actions.data(), rows, obj, threads == 1 ? v1.data() : v2.data(),
+                   threads == 1 ? g1.data() : g2.data());
+    }
+    EXPECT_EQ(g1, g2) << rows << " rows";
+    EXPECT_EQ(v1, v2) << rows << " rows";
+    double norm = 0.0;
+    for (float v : g1) norm += double{v} * v;
+    EXPECT_GT(norm, 1e-6) << rows << " rows";
+  }
+  kernels::set_num_threads(saved);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, Tdmpc2ActionGradientIsa,
                          ::testing::Values(kernels::GemmIsa::avx512, kernels::GemmIsa::avx2,
                                            kernels::GemmIsa::generic),
