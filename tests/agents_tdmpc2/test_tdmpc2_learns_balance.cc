@@ -12,11 +12,14 @@
 //   seed 1: 527 599 607 -> 577      seed 4: 514 512 471 -> 499
 //   seed 2: 569 642 614 -> 608      seed 5: 287 564 638 -> 496
 //   seed 3: 594 413 337 -> 448
-// Uniform random actions score 316 +- 60 (50 episodes; `lucid eval agent=random`), the untrained
-// agents 191-455 (2 episodes). Learning at this budget is not monotone (seed 3 fell from 594 to
-// 337), so the test averages the last three evaluations and asks for 100 above the random mean:
-// below the smallest margin measured (132), about 2.5 standard deviations of a 6-episode mean above
-// an agent that learned nothing.
+// and this test (seed 1 after a kernel change that moved its floats): 315 429 660 -> 468.
+// Learners: 516 +- 63 over these six. Uniform random actions: 317-341 per 50-episode seed (std 57
+// per episode), so an agent that learned nothing averages about 330 +- 23 over 6 episodes; the
+// untrained agents scored 191-455 on 2. Learning at this budget is not monotone (seed 3 fell from
+// 594 to 337), hence the mean of the last three evaluations. The bar, 75 above the random mean of
+// 100 episodes, sits 3.3 standard deviations above a non-learner and 1.8 below the learners' mean:
+// a change that stops learning fails it, and one in about 25 float-level reshuffles of a healthy
+// agent may too (the run is deterministic per machine and build, so that is not run-to-run flake).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -42,7 +45,7 @@ namespace {
 
 constexpr std::int64_t kSteps = 6000;
 constexpr std::int64_t kSeedSteps = 1000;
-constexpr double kMarginOverRandom = 100.0;  // see the header
+constexpr double kMarginOverRandom = 75.0;  // see the header
 
 // Mean return per step of a run's eval.csv (step,episode,return,...).
 std::map<std::int64_t, double> eval_means(const std::filesystem::path& csv) {
@@ -65,7 +68,7 @@ std::map<std::int64_t, double> eval_means(const std::filesystem::path& csv) {
   return out;
 }
 
-// Mean return of uniform random actions over 50 episodes (the 2 seeding episodes of a run are too
+// Mean return of uniform random actions over 100 episodes (the 2 seeding episodes of a run are too
 // few: they ranged 224-380 across seeds).
 double random_baseline(const std::string& task, std::uint64_t seed) {
   envs::EnvOptions env_options;
@@ -75,7 +78,7 @@ double random_baseline(const std::string& task, std::uint64_t seed) {
   std::unique_ptr<envs::Env> env = envs::make_env(task, env_options);
   RandomAgent agent(env->action_dim(), seed);
   EvalOptions eval;
-  eval.episodes = 50;
+  eval.episodes = 100;
   eval.seed = seed;
   double mean = 0;
   for (const EpisodeResult& r : evaluate(agent, *env, eval)) mean += r.ret / eval.episodes;
