@@ -58,9 +58,10 @@ using Lanes16i = std::int32_t __attribute__((vector_size(64)));
 [[gnu::always_inline]] inline Lanes16 lanes_max(Lanes16 a, Lanes16 b) { return a > b ? a : b; }
 [[gnu::always_inline]] inline Lanes16 lanes_add(Lanes16 a, Lanes16 b) { return a + b; }
 
-// hd::exp_poly on 16 lanes, step for step (same clamps, same Cephes polynomial).
+// hd::exp_poly on 16 lanes, step for step (same clamps, same Cephes polynomial). The clamps keep
+// x when the comparison is false, so a NaN stays NaN, as in the scalar version.
 [[gnu::always_inline]] inline Lanes16 exp_poly_lanes(Lanes16 x) {
-  x = lanes_max(x, splat(-87.33654f));
+  x = x < splat(-87.33654f) ? splat(-87.33654f) : x;
   x = x > splat(88.37626f) ? splat(88.37626f) : x;
   const Lanes16 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
   const Lanes16 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;

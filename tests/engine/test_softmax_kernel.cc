@@ -75,6 +75,23 @@ TEST(SoftmaxKernel, MatchesFloat64ForEveryWidth) {
   }
 }
 
+// A NaN logit must not be hidden: its whole row comes out NaN (as the scalar path does), in the
+// paired 8-wide path and the generic one.
+TEST(SoftmaxKernel, ANanPoisonsItsRowOnly) {
+  for (std::int64_t cols : {8, 13}) {
+    for (std::int64_t nan_col : {std::int64_t{0}, cols - 1}) {
+      const std::int64_t rows = 4;
+      std::vector<float> x = uniform(static_cast<std::size_t>(rows * cols), -1.f, 1.f, 5);
+      x[1 * cols + nan_col] = std::nanf("");
+      std::vector<float> y(x.size());
+      k::softmax_forward_cpu(x.data(), y.data(), rows, cols, false);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c)
+          EXPECT_EQ(std::isnan(y[r * cols + c]), r == 1) << cols << " wide, row " << r << " col " << c;
+    }
+  }
+}
+
 TEST(SoftmaxKernel, ExtremeInputsStayFiniteAndNormalised) {
   for (std::int64_t cols : {8, 13}) {
     const std::int64_t rows = 9;
