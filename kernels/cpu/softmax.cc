@@ -47,33 +47,19 @@ inline void softmax_row(const float* x, float* y, std::int64_t cols) {
 }
 
 // 16 float lanes as a GCC/Clang vector: one zmm in the AVX-512 clone, two ymm in the AVX2 one.
-// The helpers are file-local and always inlined into the cloned caller, so GCC's note that passing
-// a 64-byte vector by value changes the ABI without AVX-512 never applies. GCC reports it at the
-// end of the file, so the pragma cannot be popped before then.
-#pragma GCC diagnostic ignored "-Wpsabi"
+// The helpers taking them are inlined into the cloned callers; kernels/CMakeLists.txt builds this
+// file with -Wno-psabi for GCC's note about passing 64-byte vectors by value without AVX-512.
 using Lanes16 = float __attribute__((vector_size(64)));
 using Lanes16i = std::int32_t __attribute__((vector_size(64)));
 
-[[gnu::always_inline]] inline Lanes16 splat(float v) { return Lanes16{} + v; }
 [[gnu::always_inline]] inline Lanes16 lanes_max(Lanes16 a, Lanes16 b) { return a > b ? a : b; }
 [[gnu::always_inline]] inline Lanes16 lanes_add(Lanes16 a, Lanes16 b) { return a + b; }
 
-// hd::exp_poly on 16 lanes, step for step (same clamps, same Cephes polynomial). The clamps keep
-// x when the comparison is false, so a NaN stays NaN, as in the scalar version.
+// hd::exp_poly on 16 lanes: the same steps (hd::exp_poly_steps), 2^n from the int lanes.
 [[gnu::always_inline]] inline Lanes16 exp_poly_lanes(Lanes16 x) {
-  x = x < splat(-87.33654f) ? splat(-87.33654f) : x;
-  x = x > splat(88.37626f) ? splat(88.37626f) : x;
-  const Lanes16 n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const Lanes16 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  Lanes16 p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const Lanes16i bits = (__builtin_convertvector(n, Lanes16i) + 127) << 23;
-  return p * __builtin_bit_cast(Lanes16, bits);
+  return hd::exp_poly_steps(x, [](Lanes16 n) {
+    return __builtin_bit_cast(Lanes16, (__builtin_convertvector(n, Lanes16i) + 127) << 23);
+  });
 }
 
 // Each 8-lane half of v reduced (max or sum) and broadcast over its 8 lanes: three butterfly

@@ -21,27 +21,39 @@ LUCID_HD inline float softplus(float x) { return x > 20.f ? x : log1pf(expf(x));
 // when it went through expm1f/log1pf/tanhf) cannot vectorize; this inlines, and the loops that use
 // it vectorize once the compiler may if-convert the clamps (lucid_kernels builds with
 // -fno-trapping-math for that). On the device the hardware expf is faster and as accurate.
-LUCID_HD inline float exp_poly(float x) {
-#if defined(__CUDA_ARCH__)
-  return expf(x);
-#else
-  // Only clamps and straight-line arithmetic below, so a loop calling this needs no branches.
-  x = x < -87.33654f ? -87.33654f : x;
-  x = x > 88.37626f ? 88.37626f : x;
+//
+// exp_poly_steps is the arithmetic on any float type F: float, or a GCC/Clang vector of floats
+// (kernels/cpu/softmax.cc holds 16 lanes in one register). pow2(n) returns 2^n for the integral
+// values in n, built from F's integer twin. Only clamps and straight-line arithmetic, so a loop
+// calling it needs no branches; the clamps keep x when the comparison is false, so NaN stays NaN.
+template <typename F, typename Pow2>
+LUCID_HD inline F exp_poly_steps(F x, Pow2 pow2) {
+  const F lo = F{} + -87.33654f, hi = F{} + 88.37626f;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
   constexpr float kRound = 12582912.f;  // 1.5 * 2^23: adding and subtracting it rounds to nearest
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 in two parts: n * hi is exact
-  float p = 1.9875691500e-4f;
+  const F n = (x * 1.44269504088896341f + kRound) - kRound;
+  const F r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 in two parts: n * hi is exact
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  const int bits = (static_cast<int>(n) + 127) << 23;
-  float scale;
-  __builtin_memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
+  return p * pow2(n);
+}
+
+LUCID_HD inline float exp_poly(float x) {
+#if defined(__CUDA_ARCH__)
+  return expf(x);
+#else
+  return exp_poly_steps(x, [](float n) {
+    const int bits = (static_cast<int>(n) + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof(scale));
+    return scale;
+  });
 #endif
 }
 
