@@ -55,6 +55,13 @@ struct StepResult {
   float total_after;          // the same loss again, with the updated parameters
 };
 
+// One Q head: mlp(518, [512, 512], 101) with dropout 0.01 after the first layer (the model's heads
+// and their target copies).
+nn::MlpSpec q_head_spec() {
+  return {
+      .in = kLatent + kAct, .hidden = {kMlp, kMlp}, .out = kBins, .out_act = std::nullopt, .dropout = 0.01f};
+}
+
 // The 5M world model's modules, declared in TD-MPC2's order into one arena.
 struct WorldModel {
   nn::ParamArena arena;
@@ -65,14 +72,7 @@ struct WorldModel {
       {.in = kLatent + kAct, .hidden = {kMlp, kMlp}, .out = kLatent, .out_act = Activation::kSimNorm}};
   nn::Mlp rew{
       arena, "rew", {.in = kLatent + kAct, .hidden = {kMlp, kMlp}, .out = kBins, .out_act = std::nullopt}};
-  nn::Ensemble q{arena,
-                 "q",
-                 kHeads,
-                 {.in = kLatent + kAct,
-                  .hidden = {kMlp, kMlp},
-                  .out = kBins,
-                  .out_act = std::nullopt,
-                  .dropout = 0.01f}};
+  nn::Ensemble q{arena, "q", kHeads, q_head_spec()};
 };
 
 std::size_t count_params(const nn::ParamArena& arena, const std::string& prefix) {
@@ -159,14 +159,7 @@ struct Policy {
 };
 struct TargetQ {
   nn::ParamArena arena;
-  nn::Ensemble q{arena,
-                 "q",
-                 kHeads,
-                 {.in = kLatent + kAct,
-                  .hidden = {kMlp, kMlp},
-                  .out = kBins,
-                  .out_act = std::nullopt,
-                  .dropout = 0.01f}};
+  nn::Ensemble q{arena, "q", kHeads, q_head_spec()};
 };
 
 struct PiSample {
