@@ -85,6 +85,7 @@ Config with_run_config(const Config& user, std::filesystem::path* checkpoint) {
   Config c = defaults;
   if (std::filesystem::exists(run / "config.yaml")) {
     c.merge_file(run / "config.yaml");
+    read_legacy_architecture_as_preset(c);
     c.unset_defaults(defaults);  // keys left at their defaults were not chosen by the trainer's user
   }
   for (const std::string& key : user.keys())

@@ -1,6 +1,9 @@
 // Shared setup of the subcommands (see run_setup.h).
 #include "cli/run_setup.h"
 
+#include <cstdint>
+#include <utility>
+
 #include "cli/cuda_hooks.h"
 #include "lucid/agents/bmpc_agent.h"
 #include "lucid/agents/random_agent.h"
@@ -78,6 +81,14 @@ models::tdmpc2::ArchitectureOverrides architecture_overrides(const Config& confi
           << "agent=bmpc takes its architecture from model_size; " << key << "=" << get(key)
           << " is only supported with agent=tdmpc2";
   return o;
+}
+
+void read_legacy_architecture_as_preset(Config& c) {
+  const std::pair<const char*, std::int64_t> legacy[] = {
+      {"enc_dim", 256}, {"mlp_dim", 512}, {"latent_dim", 512}, {"num_q", 5}};
+  for (const auto& [key, value] : legacy)
+    if (c.get_int(key) != value) return;
+  for (const auto& [key, value] : legacy) c.set(key, "0");
 }
 
 std::unique_ptr<agents::Agent> make_agent(const Config& config, int obs_dim, int action_dim) {

@@ -31,6 +31,14 @@ std::filesystem::path run_folder(const Config& config);
 // than silently ignored.
 models::tdmpc2::ArchitectureOverrides architecture_overrides(const Config& config);
 
+// Run folders written before the architecture keys were read carry config.yaml's old values for
+// them (enc_dim 256, mlp_dim 512, latent_dim 512, num_q 5), which never reached the model: the
+// model was the model_size preset. Reading such a run back (lucid eval), this resets exactly that
+// quadruple to 0 (the preset). For model_size 5 it is the preset anyway; only a run that asked for
+// those four widths on another preset on purpose is read as its preset, and its checkpoint's size
+// then says so.
+void read_legacy_architecture_as_preset(Config& run_config);
+
 // Names `agent=` accepts in this build.
 std::vector<std::string> agent_names();
 

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/config.h"
+#include "cli/run_setup.h"
 #include "lucid/error.h"
 
 namespace lucid::cli {
@@ -107,6 +108,26 @@ TEST(Config, ReadBackRunConfigCountsOnlyChangedKeysAsSet) {
   EXPECT_FALSE(back.is_set("lr"));
   EXPECT_FALSE(back.is_set("task"));
   EXPECT_EQ(back.get_int("steps"), 500);
+}
+}  // namespace
+}  // namespace lucid::cli
+
+namespace lucid::cli {
+namespace {
+// A run folder from before the architecture keys were read lists the old, unused values of
+// config.yaml; read back, they must mean the preset again, and only that exact quadruple.
+TEST(Config, LegacyArchitectureValuesReadBackAsThePreset) {
+  Config legacy = Config::defaults();
+  legacy.apply_overrides({"model_size=1", "enc_dim=256", "mlp_dim=512", "latent_dim=512", "num_q=5"});
+  read_legacy_architecture_as_preset(legacy);
+  for (const char* key : {"enc_dim", "mlp_dim", "latent_dim", "num_q"})
+    EXPECT_EQ(legacy.get_int(key), 0) << key;
+
+  Config chosen = Config::defaults();
+  chosen.apply_overrides({"model_size=1", "enc_dim=256", "mlp_dim=512", "latent_dim=512", "num_q=4"});
+  read_legacy_architecture_as_preset(chosen);
+  EXPECT_EQ(chosen.get_int("mlp_dim"), 512);
+  EXPECT_EQ(chosen.get_int("num_q"), 4);
 }
 }  // namespace
 }  // namespace lucid::cli
