@@ -140,6 +140,11 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
   summary["status"] = "running";
   summary["steps"] = o.steps;
 
+  // The run stops at the first episode boundary at or after o.steps (the replay buffer and the
+  // checkpoints hold whole episodes), so with DMC's fixed-length episodes it ends at `planned`.
+  const std::int64_t planned = (o.steps + o.episode_length - 1) / o.episode_length * o.episode_length;
+  summary["planned_steps"] = planned;
+
   Progress p;
   const bool resuming = std::filesystem::exists(run.checkpoint_dir() / kCheckpointName);
   if (resuming) {
@@ -157,6 +162,12 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
     run.truncate_after(-1);  // a folder without a checkpoint starts over: no stale rows
     run.write_config(o.config_yaml);
   }
+
+  if (planned != o.steps)
+    std::fprintf(stderr,
+                 "[train] steps=%lld is not a whole number of %d-step episodes: the run ends with the "
+                 "episode in progress, at step %lld\n",
+                 static_cast<long long>(o.steps), o.episode_length, static_cast<long long>(planned));
 
   StopSignals stop;
   const auto session_start = Clock::now();
@@ -189,10 +200,12 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
                  "[%s] %s %s seed %llu | step %lld/%lld (%.1f%%) | ep %lld return %s | eval %s | %.1f "
                  "steps/s | ETA %s\n",
                  phase, o.task.c_str(), agent->name().c_str(), static_cast<unsigned long long>(o.seed),
-                 static_cast<long long>(p.step), static_cast<long long>(o.steps),
-                 100.0 * static_cast<double>(p.step) / static_cast<double>(o.steps),
+                 static_cast<long long>(p.step), static_cast<long long>(planned),
+                 100.0 * static_cast<double>(p.step) / static_cast<double>(planned),
                  static_cast<long long>(p.episode), ret, eval, sps,
-                 format_duration(sps > 0 ? static_cast<double>(o.steps - p.step) / sps : NAN).c_str());
+                 format_duration(
+                     sps > 0 ? static_cast<double>(std::max<std::int64_t>(planned - p.step, 0)) / sps : NAN)
+                     .c_str());
   };
   auto interrupted = [&] {
     std::fprintf(stderr,
@@ -301,7 +314,7 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
       last_progress = Clock::now();
     }
   }
-  std::fprintf(stderr, "[train] finished %lld steps in %s; results in %s\n", static_cast<long long>(o.steps),
+  std::fprintf(stderr, "[train] finished %lld steps in %s; results in %s\n", static_cast<long long>(p.step),
                format_duration(wall_now()).c_str(), o.run_dir.c_str());
   return 0;
 }

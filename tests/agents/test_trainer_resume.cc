@@ -217,5 +217,31 @@ TEST(Trainer, SeedStepsThenPretrainingBurstThenOneUpdatePerStep) {
   std::filesystem::remove_all(root);
 }
 
+// steps that are not a whole number of episodes: the run ends with the episode in progress, says
+// so up front, counts its progress against that step, and reports the steps it ran.
+TEST(Trainer, StepsRoundUpToTheEpisodeInProgressAndSaySo) {
+  const auto root =
+      std::filesystem::temp_directory_path() / ("lucid_trainer_round_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  TrainerOptions o = small_run(root);
+  o.steps = 600;  // episodes are 250 steps: ends at 750
+  o.seed_steps = 250;
+  o.eval_freq = 10000;
+  o.progress_interval_s = 0;  // a progress line at every step
+  Counts counts;
+  ::testing::internal::CaptureStderr();
+  const int rc = train(o, [&](int, int a) { return std::make_unique<CountingAgent>(a, counts); });
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_NE(err.find("steps=600 is not a whole number of 250-step episodes"), std::string::npos) << err;
+  EXPECT_NE(err.find("step 750/750 (100.0%)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("/600 "), std::string::npos) << "progress counted against the requested 600";
+  EXPECT_NE(err.find("finished 750 steps"), std::string::npos) << err;
+  const std::string summary = read(root / "summary.json");
+  EXPECT_NE(summary.find("\"last_step\": 750"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"planned_steps\": 750"), std::string::npos) << summary;
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
 }  // namespace lucid::agents
