@@ -36,8 +36,6 @@ constexpr int kMaxMr = 6;            // AVX2 and portable tiles
 constexpr int kMaxMrAvx512 = 12;     // 12 accumulators + B: more rows per tile measured no faster
 constexpr int kPrefetchSteps = 64;   // 16 floats per k-step: 4 KiB ahead (measured best of 16..192)
 constexpr int kPrefetchMaxRows = 6;  // every tile: no cost at 256 rows, 2x at 5 rows
-// Below this many multiply-adds the OpenMP fork/join (~2 µs) costs more than it saves.
-constexpr std::int64_t kParallelMacs = 1 << 17;
 
 struct TileArgs {
   int k;
@@ -310,7 +308,7 @@ void gemm_packed_cpu(int m, int n, int k, float alpha, const float* a, int lda, 
   // Balanced row blocks of at most tile.max_mr rows.
   const int blocks = (m + tile.max_mr - 1) / tile.max_mr, base = m / blocks, extra = m % blocks;
   const int panels = (n + kNr - 1) / kNr, groups = (panels + tile.panels - 1) / tile.panels;
-  const bool parallel = static_cast<std::int64_t>(m) * n * k >= kParallelMacs && groups > 1;
+  const bool parallel = static_cast<std::int64_t>(m) * n * k >= kGemmParallelMacs && groups > 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int g = 0; g < groups; ++g) {
     const int pj = g * tile.panels, j0 = pj * kNr;

@@ -15,7 +15,6 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
-#include <string_view>
 
 #include "lucid/error.h"
 #include "lucid/kernels/gemm_small.h"
@@ -193,9 +192,6 @@ struct Avx512Kernel {
   }
 };
 
-// Below this many multiply-adds the product stays on one thread (as gemm_small's threshold).
-constexpr std::int64_t kParallelMacs = 1 << 17;
-
 void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels, float* dx) {
   const kernels::GemmIsa isa = kernels::gemm_small_isa_in_use();
   if (isa == kernels::GemmIsa::generic) {
@@ -206,7 +202,8 @@ void dh_w_panels(int rows, int in, int out, const float* dh, const float* panels
   // Dream-MPC's 5 rows this product is memory-bound and was one thread's work while the other
   // waited at the next barrier; each thread now streams its own slice of every panel.
   const int threads = kernels::num_threads();
-  const bool parallel = threads > 1 && std::int64_t{rows} * in * out >= kParallelMacs && in >= 8 * threads;
+  const bool parallel =
+      threads > 1 && std::int64_t{rows} * in * out >= kernels::kGemmParallelMacs && in >= 8 * threads;
   const int blocks = parallel ? threads : 1;
   const int per = ((in + blocks - 1) / blocks + 3) / 4 * 4;
 #pragma omp parallel for schedule(static) num_threads(blocks) if (parallel)

@@ -24,6 +24,9 @@ namespace lucid::kernels {
 
 inline constexpr int kGemmSmallMaxM = 64;  // the engine routes no-grad linears with m <= this here
 inline constexpr int kGemmPanelWidth = 16;
+// Below this many multiply-adds a packed-panel product stays on one thread: the OpenMP fork/join
+// (~2 us) costs more than it saves. Shared by gemm_packed_cpu and the products that reuse its panels.
+inline constexpr std::int64_t kGemmParallelMacs = 1 << 17;
 
 std::size_t gemm_packed_b_floats(int n, int k);
 
