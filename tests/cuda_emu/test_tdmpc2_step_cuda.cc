@@ -75,6 +75,9 @@ struct WorldModel {
   nn::Ensemble q{arena, "q", kHeads, q_head_spec()};
 };
 
+// |got - ref| / |ref| (floor 1e-12): how the device's losses and norms are compared with the CPU's.
+float rel(float got, float ref) { return std::abs(got - ref) / std::max(std::abs(ref), 1e-12f); }
+
 std::size_t count_params(const nn::ParamArena& arena, const std::string& prefix) {
   std::size_t n = 0;
   for (const auto& v : arena.views())
@@ -339,7 +342,6 @@ TEST_F(Tdmpc2StepCuda, WorldModelStepOnCudaMatchesCpuAt5MShapes) {
   std::printf("emulated CUDA step: %llu kernel launches (incl. cuBLAS calls)\n",
               static_cast<unsigned long long>(launches));
 #endif
-  auto rel = [](float got, float ref) { return std::abs(got - ref) / std::max(std::abs(ref), 1e-12f); };
   EXPECT_LT(rel(gpu.consistency, cpu.consistency), 1e-4) << gpu.consistency << " vs " << cpu.consistency;
   EXPECT_LT(rel(gpu.reward, cpu.reward), 1e-4) << gpu.reward << " vs " << cpu.reward;
   EXPECT_LT(rel(gpu.value, cpu.value), 1e-4) << gpu.value << " vs " << cpu.value;
@@ -409,7 +411,6 @@ TEST_F(Tdmpc2StepCuda, WholeUpdateOnCudaMatchesCpuAt5MShapes) {
   const UpdateResult cpu = full_update(Device::kCpu, init, batch, td_eps, pi_eps);
   const UpdateResult gpu = full_update(Device::kCuda, init, batch, td_eps, pi_eps);
 
-  auto rel = [](float got, float ref) { return std::abs(got - ref) / std::max(std::abs(ref), 1e-12f); };
   std::printf(
       "5M whole update, batch %d: total loss rel %.2e, pi loss cpu %.9g cuda %.9g (rel %.2e), pi grad "
       "norm rel %.2e\n",
