@@ -106,10 +106,10 @@ double flops_per_call(const std::string& name, const planners::PlannerConfig& pc
     // and every rollout's first step multiplies the shared start latent by the first layers once
     // (a GEMV), so per row it costs only the action columns of those layers.
     const double S = pc.num_samples, P = pc.num_pi_trajs, I = pc.iterations + extra;
-    if (f.v_heads)  // BatchedMppi (BMPC) forms pi(z_H) and evaluates every V head for its per-state head
-                    // pairs.
-      return enc + P * (H * pi + (H - 1) * dyn) + I * S * (H * step + pi + K * q);
     const double first = 2.0 * f.latent_dim * f.first_layer_outs;
+    if (f.v_heads)  // BatchedMppi (BMPC): the policy rows' rollout in full once, every V head at z_H
+                    // (per-state head pairs), no pi(z_H).
+      return enc + P * H * (pi + step) + I * ((S - P) * (H * step - first) + S * K * q);
     return enc + P * (H * pi + H * step - first) + I * ((S - P) * (H * step - first) + S * (pi + 2 * q));
   }
   if (f.v_heads && name == "dream-mpc") {

@@ -1,6 +1,7 @@
 // BMPC world model: preset, layout, initialisation and the WorldModel queries (eval mode, no
-// dropout). Every query concatenates its inputs into a scratch MlpCache (grown to the largest
-// batch seen, then reused), runs TD-MPC2's MLP forward and decodes. Nothing here records
+// dropout). Every query concatenates its inputs into the calling thread's scratch MlpCache (grown
+// to the largest batch that thread has seen, then reused), runs TD-MPC2's MLP forward and decodes,
+// so the threads of one OpenMP team may query at once, each on its own rows. Nothing here records
 // gradients; training goes through the caches of the update (agents/bmpc).
 #include "lucid/models/bmpc/model.h"
 
@@ -75,13 +76,15 @@ void BmpcModel::init(Rng& rng) {
   bump_weights_version();
 }
 
-void BmpcModel::grow(int rows) const {
-  enc_cache_.reserve(layout_.encoder, rows);
-  dyn_cache_.reserve(layout_.dynamics, rows);
-  rew_cache_.reserve(layout_.reward, rows);
-  pi_cache_.reserve(layout_.pi, rows);
-  v_cache_.reserve(layout_.v.front(), rows);
-  if (decode_.size() < static_cast<std::size_t>(rows)) decode_.resize(rows);
+BmpcModel::Scratch& BmpcModel::scratch(int rows) const {
+  Scratch& s = scratch_.get();
+  s.enc.reserve(layout_.encoder, rows);
+  s.dyn.reserve(layout_.dynamics, rows);
+  s.rew.reserve(layout_.reward, rows);
+  s.pi.reserve(layout_.pi, rows);
+  s.v.reserve(layout_.v.front(), rows);
+  if (s.decode.size() < static_cast<std::size_t>(rows)) s.decode.resize(rows);
+  return s;
 }
 
 namespace {
@@ -95,29 +98,29 @@ void check_rows(const Tensor& t, std::int64_t rows, std::int64_t cols, const cha
 }  // namespace
 
 void BmpcModel::encode_raw(const float* obs, int rows, float* z) const {
-  grow(rows);
-  std::memcpy(enc_cache_.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
-  mlp_forward(layout_.encoder, block(layout_.encoder), enc_cache_, rows, nullptr, weights_version_);
-  std::memcpy(z, enc_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+  Scratch& s = scratch(rows);
+  std::memcpy(s.enc.input(), obs, sizeof(float) * rows * cfg_.obs_dim);
+  mlp_forward(layout_.encoder, block(layout_.encoder), s.enc, rows, nullptr, weights_version_);
+  std::memcpy(z, s.enc.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
 void BmpcModel::next_raw(const float* z, const float* a, int rows, float* z_next) const {
-  grow(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, dyn_cache_.input());
-  mlp_forward(layout_.dynamics, block(layout_.dynamics), dyn_cache_, rows, nullptr, weights_version_);
-  std::memcpy(z_next, dyn_cache_.output(), sizeof(float) * rows * cfg_.latent_dim);
+  Scratch& s = scratch(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.dyn.input());
+  mlp_forward(layout_.dynamics, block(layout_.dynamics), s.dyn, rows, nullptr, weights_version_);
+  std::memcpy(z_next, s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
 void BmpcModel::reward_raw(const float* z, const float* a, int rows, float* r) const {
-  grow(rows);
-  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, rew_cache_.input());
-  mlp_forward(layout_.reward, block(layout_.reward), rew_cache_, rows, nullptr, weights_version_);
-  tdmpc2::two_hot_inv_rows(rew_cache_.output(), rows, cfg_, r);
+  Scratch& s = scratch(rows);
+  concat_rows(z, cfg_.latent_dim, a, cfg_.action_dim, rows, s.rew.input());
+  mlp_forward(layout_.reward, block(layout_.reward), s.rew, rows, nullptr, weights_version_);
+  tdmpc2::two_hot_inv_rows(s.rew.output(), rows, cfg_, r);
 }
 
 void BmpcModel::v_raw(const float* z, int rows, std::span<const int> heads, bool use_target, float* v) const {
-  grow(rows);
-  std::memcpy(v_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  Scratch& s = scratch(rows);
+  std::memcpy(s.v.input(), z, sizeof(float) * rows * cfg_.latent_dim);
   std::fill(v, v + rows, 0.f);
   const int n = heads.empty() ? cfg_.num_q : static_cast<int>(heads.size());
   const float w = 1.f / static_cast<float>(n);
@@ -125,18 +128,18 @@ void BmpcModel::v_raw(const float* z, int rows, std::span<const int> heads, bool
     const int h = heads.empty() ? i : heads[i];
     LUCID_CHECK(h >= 0 && h < cfg_.num_q) << "V head " << h << " out of range [0, " << cfg_.num_q << ")";
     const float* p = use_target ? target_block(h) : block(layout_.v[h]);
-    mlp_forward(layout_.v[h], p, v_cache_, rows, nullptr, weights_version_);
-    tdmpc2::two_hot_inv_rows(v_cache_.output(), rows, cfg_, decode_.data());
-    for (int r = 0; r < rows; ++r) v[r] += w * decode_[r];
+    mlp_forward(layout_.v[h], p, s.v, rows, nullptr, weights_version_);
+    tdmpc2::two_hot_inv_rows(s.v.output(), rows, cfg_, s.decode.data());
+    for (int r = 0; r < rows; ++r) v[r] += w * s.decode[r];
   }
 }
 
 void BmpcModel::pi_dist_raw(const float* z, int rows, float* mean, float* log_std) const {
-  grow(rows);
+  Scratch& s = scratch(rows);
   const int A = cfg_.action_dim;
-  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
-  const float* out = pi_cache_.output();
+  std::memcpy(s.pi.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), s.pi, rows, nullptr, weights_version_);
+  const float* out = s.pi.output();
   for (int r = 0; r < rows; ++r) {
     const float* o = out + static_cast<std::size_t>(r) * 2 * A;
     for (int j = 0; j < A; ++j) {
@@ -148,11 +151,11 @@ void BmpcModel::pi_dist_raw(const float* z, int rows, float* mean, float* log_st
 }
 
 void BmpcModel::pi_action_raw(const float* z, const float* eps, int rows, float* action) const {
-  grow(rows);
+  Scratch& s = scratch(rows);
   const int A = cfg_.action_dim;
-  std::memcpy(pi_cache_.input(), z, sizeof(float) * rows * cfg_.latent_dim);
-  mlp_forward(layout_.pi, block(layout_.pi), pi_cache_, rows, nullptr, weights_version_);
-  const float* out = pi_cache_.output();
+  std::memcpy(s.pi.input(), z, sizeof(float) * rows * cfg_.latent_dim);
+  mlp_forward(layout_.pi, block(layout_.pi), s.pi, rows, nullptr, weights_version_);
+  const float* out = s.pi.output();
   for (int r = 0; r < rows; ++r) {
     const float* o = out + static_cast<std::size_t>(r) * 2 * A;
     for (int j = 0; j < A; ++j) {
@@ -188,6 +191,25 @@ void BmpcModel::reward_into(const Tensor& z, const Tensor& a, const Tensor& r) c
   check_rows(a, rows, cfg_.action_dim, "BMPC reward a");
   check_rows(r, rows, 1, "BMPC reward r");
   reward_raw(z.data(), a.data(), static_cast<int>(rows), r.data());
+}
+
+void BmpcModel::step_from_shared_into(const Tensor& z_shared, const Tensor& z, const Tensor& a,
+                                      const Tensor& r, const Tensor& z_next) const {
+  const ProfileRange range("model/dynamics");  // with the reward: they share the first layer's input
+  const std::int64_t rows = a.shape().rows();
+  check_rows(z_shared, 1, cfg_.latent_dim, "BMPC step shared z");
+  check_rows(z, rows, cfg_.latent_dim, "BMPC step z");
+  check_rows(a, rows, cfg_.action_dim, "BMPC step a");
+  check_rows(r, rows, 1, "BMPC step r");
+  check_rows(z_next, rows, cfg_.latent_dim, "BMPC step z'");
+  const int n = static_cast<int>(rows);
+  Scratch& s = scratch(n);
+  tdmpc2::mlp_forward_shared_prefix(layout_.reward, block(layout_.reward), s.rew, n, z_shared.data(),
+                                    cfg_.latent_dim, a.data(), weights_version_);
+  tdmpc2::two_hot_inv_rows(s.rew.output(), n, cfg_, r.data());
+  tdmpc2::mlp_forward_shared_prefix(layout_.dynamics, block(layout_.dynamics), s.dyn, n, z_shared.data(),
+                                    cfg_.latent_dim, a.data(), weights_version_);
+  std::memcpy(z_next.data(), s.dyn.output(), sizeof(float) * rows * cfg_.latent_dim);
 }
 
 void BmpcModel::value_into(const Tensor& z, const Tensor& /*a*/, std::span<const int> heads,

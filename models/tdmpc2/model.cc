@@ -7,8 +7,6 @@
 // caches of the update (agents/tdmpc2).
 #include "lucid/models/tdmpc2/model.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -201,12 +199,7 @@ void Tdmpc2Model::input_rows(const float* x, int xw, const float* a, const int* 
 }
 
 Tdmpc2Model::Scratch& Tdmpc2Model::scratch(int rows) const {
-  const int t = omp_in_parallel() ? omp_get_thread_num() : 0;
-  LUCID_CHECK(t < kMaxQueryThreads) << "TD-MPC2 queries from OpenMP thread " << t << ": at most "
-                                    << kMaxQueryThreads << " threads are supported";
-  std::unique_ptr<Scratch>& slot = scratch_[static_cast<std::size_t>(t)];
-  if (!slot) slot = std::make_unique<Scratch>();
-  Scratch& s = *slot;
+  Scratch& s = scratch_.get();
   s.enc.reserve(layout_.encoder, rows);
   s.dyn.reserve(layout_.dynamics, rows);
   s.rew.reserve(layout_.reward, rows);

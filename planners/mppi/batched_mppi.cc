@@ -7,10 +7,12 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <optional>
 
 #include "lucid/engine/profile.h"
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/planners/action_ascent.h"
 #include "lucid/planners/elite_refit.h"
 #include "lucid/planners/mppi.h"
@@ -38,12 +40,16 @@ void BatchedMppi::allocate(int max_batch) {
   z_start_ = Tensor::zeros(Shape{rows, L});
   z_a_ = Tensor::zeros(Shape{rows, L});
   z_b_ = Tensor::zeros(Shape{rows, L});
+  z_term_ = Tensor::zeros(Shape{rows, L});
   actions_ = Tensor::zeros(Shape{H, rows, A});
   pi_z_a_ = Tensor::zeros(Shape{max_batch * P, L});
   pi_z_b_ = Tensor::zeros(Shape{max_batch * P, L});
   pi_actions_ = Tensor::zeros(Shape{H, max_batch * P, A});
   pi_eps_ = Tensor::zeros(Shape{max_batch * P, A});
+  pi_reward_ = Tensor::zeros(Shape{max_batch * P, 1});
+  pi_return_.assign(sz(max_batch) * P, 0.f);
   reward_ = Tensor::zeros(Shape{rows, 1});
+  vs_ = Tensor();  // (num_values * rows): sized on the first call, num_values is the model's
   term_action_ = Tensor::zeros(Shape{rows, A});
   term_eps_ = Tensor::zeros(Shape{rows, A});
   out_ = Tensor::zeros(Shape{max_batch, A});
@@ -59,25 +65,44 @@ void BatchedMppi::allocate(int max_batch) {
   expert_mean_.assign(sz(max_batch) * A, 0.f);
   expert_std_.assign(sz(max_batch) * A, 0.f);
   row_rngs_.assign(max_batch, Rng(0, 0));
-  view_batch_ = -1;
+  view_batch_ = view_threads_ = view_values_ = -1;
   warm_ = false;
 }
 
 void BatchedMppi::reset() { warm_ = false; }
 
-void BatchedMppi::make_views(int batch) {
-  if (batch == view_batch_) return;
-  const std::int64_t rows = std::int64_t{batch} * cfg_.num_samples;
-  const std::int64_t prow = std::int64_t{batch} * std::max(cfg_.num_pi_trajs, 1);
+BatchedMppi::Chunk BatchedMppi::make_chunk(int state, std::int64_t begin, std::int64_t end, int num_values) {
+  Chunk c;
+  c.state = state;
+  c.begin = begin;
+  c.end = end;
+  c.z_shared = z0_.view_rows(state, state + 1);
+  c.z_start = z_start_.view_rows(begin, end);
+  c.z_a = z_a_.view_rows(begin, end);
+  c.z_b = z_b_.view_rows(begin, end);
+  c.z_term = z_term_.view_rows(begin, end);
+  c.reward = reward_.view_rows(begin, end);
+  c.term_action = term_action_.view_rows(begin, end);
+  c.term_eps = term_eps_.view_rows(begin, end);
+  c.vs = vs_.view_rows(std::int64_t{num_values} * begin, std::int64_t{num_values} * end)
+             .view(Shape{num_values, end - begin, 1});
+  for (int t = 0; t < cfg_.horizon; ++t) c.actions.push_back(actions_[t].view_rows(begin, end));
+  return c;
+}
+
+void BatchedMppi::make_views(int batch, int threads, int num_values) {
+  if (batch == view_batch_ && threads == view_threads_ && num_values == view_values_) return;
+  const int S = cfg_.num_samples, P = cfg_.num_pi_trajs;
+  const std::int64_t rows = std::int64_t{batch} * S;
+  const std::int64_t prow = std::int64_t{batch} * std::max(P, 1);
+  if (!vs_.defined() || vs_.numel() < std::int64_t{num_values} * max_batch_ * S)
+    vs_ = Tensor::zeros(Shape{std::int64_t{num_values} * max_batch_ * S});
   v_.z0 = z0_.view_rows(0, batch);
   v_.z_start = z_start_.view_rows(0, rows);
-  v_.z_a = z_a_.view_rows(0, rows);
-  v_.z_b = z_b_.view_rows(0, rows);
   v_.pi_z_a = pi_z_a_.view_rows(0, prow);
   v_.pi_z_b = pi_z_b_.view_rows(0, prow);
   v_.pi_eps = pi_eps_.view_rows(0, prow);
-  v_.reward = reward_.view_rows(0, rows);
-  v_.term_action = term_action_.view_rows(0, rows);
+  v_.pi_reward = pi_reward_.view_rows(0, prow);
   v_.term_eps = term_eps_.view_rows(0, rows);
   v_.out = out_.view_rows(0, batch);
   v_.actions.clear();
@@ -86,7 +111,23 @@ void BatchedMppi::make_views(int batch) {
     v_.actions.push_back(actions_[t].view_rows(0, rows));
     v_.pi_actions.push_back(pi_actions_[t].view_rows(0, prow));
   }
+  // Slices per state: one when there are enough states to go round, else enough for two chunks
+  // per thread; a state's sampled rows are S - P <= a few hundred at the official sizes.
+  const int pieces = threads > 1 ? std::max(1, (2 * threads + batch - 1) / batch) : 1;
+  v_.sampled.clear();
+  v_.terminal.clear();
+  for (int b = 0; b < batch; ++b) {
+    const std::int64_t first = std::int64_t{b} * S;
+    for (int c = 0; c < pieces; ++c) {
+      const std::int64_t n = S - P;
+      v_.sampled.push_back(
+          make_chunk(b, first + P + n * c / pieces, first + P + n * (c + 1) / pieces, num_values));
+      v_.terminal.push_back(make_chunk(b, first + S * c / pieces, first + S * (c + 1) / pieces, num_values));
+    }
+  }
   view_batch_ = batch;
+  view_threads_ = threads;
+  view_values_ = num_values;
 }
 
 Tensor BatchedMppi::plan(const models::WorldModel& model, const Tensor& obs, Rng& rng, bool eval) {
@@ -102,6 +143,124 @@ Tensor BatchedMppi::plan(const models::WorldModel& model, const Tensor& obs, Rng
   return plan_batch(model, obs, std::span<Rng>(row_rngs_.data(), sz(batch)), eval, !warm_);
 }
 
+// Policy-prior sequences, fixed across iterations: their actions go to the first P rows of every
+// state, their discounted rewards to pi_return_ and their z_H to z_term. State b's eps come from
+// its own stream.
+void BatchedMppi::prior_rollout(const models::WorldModel& model, int B, std::span<Rng> rngs) {
+  const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
+  const int P = cfg_.num_pi_trajs;
+  if (P == 0) return;
+  const float* z0 = v_.z0.data();
+  for (int b = 0; b < B; ++b)
+    for (int p = 0; p < P; ++p)
+      std::memcpy(v_.pi_z_a.data() + (sz(b) * P + p) * L, z0 + sz(b) * L, sizeof(float) * L);
+  std::fill(pi_return_.begin(), pi_return_.begin() + std::int64_t{B} * P, 0.f);
+  Tensor* z = &v_.pi_z_a;
+  Tensor* z_next = &v_.pi_z_b;
+  float discount = 1.f;
+  for (int t = 0; t < H; ++t) {
+    for (int b = 0; b < B; ++b) rngs[b].normal(v_.pi_eps.data() + sz(b) * P * A, sz(P) * A);
+    model.policy_action_into(*z, v_.pi_eps, v_.pi_actions[t]);
+    model.reward_into(*z, v_.pi_actions[t], v_.pi_reward);
+    model.next_into(*z, v_.pi_actions[t], *z_next);
+    std::swap(z, z_next);
+    const float* r = v_.pi_reward.data();
+    for (std::int64_t i = 0; i < std::int64_t{B} * P; ++i) pi_return_[sz(i)] += discount * r[i];
+    discount *= cfg_.discount;
+    for (int b = 0; b < B; ++b)
+      std::memcpy(v_.actions[t].data() + sz(b) * S * A, v_.pi_actions[t].data() + sz(b) * P * A,
+                  sizeof(float) * P * A);
+  }
+  for (int b = 0; b < B; ++b)
+    std::memcpy(z_term_.data() + sz(b) * S * L, z->data() + sz(b) * P * L, sizeof(float) * P * L);
+}
+
+// Discounted model rewards of one chunk of sampled rows; the first step starts from the state's
+// latent, the last writes z_H into z_term.
+void BatchedMppi::rollout(const models::WorldModel& model, const Chunk& c) {
+  if (c.end == c.begin) return;
+  float* value = value_.data() + c.begin;
+  const std::int64_t n = c.end - c.begin;
+  const Tensor* z = &c.z_start;
+  float discount = 1.f;
+  for (int t = 0; t < cfg_.horizon; ++t) {
+    const Tensor& z_next = t + 1 == cfg_.horizon ? c.z_term : (t % 2 == 0 ? c.z_a : c.z_b);
+    if (t == 0) {
+      model.step_from_shared_into(c.z_shared, *z, c.actions[0], c.reward, z_next);
+    } else {
+      model.reward_into(*z, c.actions[t], c.reward);
+      model.next_into(*z, c.actions[t], z_next);
+    }
+    const float* r = c.reward.data();
+    if (t == 0)
+      for (std::int64_t i = 0; i < n; ++i) value[i] = r[i];
+    else
+      for (std::int64_t i = 0; i < n; ++i) value[i] += discount * r[i];
+    discount *= cfg_.discount;
+    z = &z_next;
+  }
+}
+
+// value += gamma^H * mean of the state's 2 heads at z_H (and a sampled pi(z_H) for Q heads);
+// NaN -> 0, +-inf -> +-max.
+void BatchedMppi::terminal_value(const models::WorldModel& model, const Chunk& c, int num_values,
+                                 float gamma_h) {
+  if (c.end == c.begin) return;
+  // V heads (BMPC) read z_H alone: no policy action to form.
+  if (model.value_uses_action()) model.policy_action_into(c.z_term, c.term_eps, c.term_action);
+  model.value_ensemble_into(c.z_term, c.term_action, c.vs);
+  const std::int64_t n = c.end - c.begin;
+  const int n_heads = std::min(num_values, 2);
+  const int* hd = heads_.data() + sz(c.state) * 2;
+  const float* vs = c.vs.data();
+  float* value = value_.data() + c.begin;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float q = 0.f;
+    for (int h = 0; h < n_heads; ++h) q += vs[sz(hd[h]) * sz(n) + sz(i)];
+    float v = value[i] + gamma_h * q / static_cast<float>(n_heads);
+    if (std::isnan(v))
+      v = 0.f;  // torch.nan_to_num
+    else if (std::isinf(v))
+      v = v > 0 ? FLT_MAX : -FLT_MAX;
+    value[i] = v;
+  }
+}
+
+// One iteration's values: every sampled chunk's rollout, then every chunk's terminal value.
+void BatchedMppi::evaluate(const models::WorldModel& model, int threads, int num_values, float gamma_h) {
+  const auto n_sampled = static_cast<int>(v_.sampled.size());
+  const auto n_terminal = static_cast<int>(v_.terminal.size());
+  if (threads == 1) {
+    for (const Chunk& c : v_.sampled) rollout(model, c);
+    for (const Chunk& c : v_.terminal) terminal_value(model, c, num_values, gamma_h);
+    return;
+  }
+  // The inner kernels see an active region and run serially.
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for schedule(static)
+    for (int i = 0; i < n_sampled; ++i) {
+      try {
+        rollout(model, v_.sampled[sz(i)]);
+      } catch (...) {
+#pragma omp critical(lucid_batched_mppi_error)
+        error = std::current_exception();
+      }
+    }
+#pragma omp for schedule(static)
+    for (int i = 0; i < n_terminal; ++i) {
+      try {
+        if (!error) terminal_value(model, v_.terminal[sz(i)], num_values, gamma_h);
+      } catch (...) {
+#pragma omp critical(lucid_batched_mppi_error)
+        error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& obs, std::span<Rng> rngs,
                                bool eval, bool t0) {
   LUCID_CHECK(max_batch_ > 0) << "mppi: call allocate() before plan()";
@@ -115,15 +274,10 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
   const int B = static_cast<int>(batch64);
   const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, S = cfg_.num_samples;
   const int P = cfg_.num_pi_trajs, K = cfg_.num_elites, NV = model.num_values();
-  const std::int64_t rows = std::int64_t{B} * S;
   if (B != batch_) t0 = true;  // a warm start belongs to the previous call's states
   batch_ = B;
-  make_views(B);
-  // Every head's terminal value, (NV, rows, 1): sized on the first call (NV is the model's).
-  if (!vs_.defined() || vs_.numel() < std::int64_t{NV} * max_batch_ * S)
-    vs_ = Tensor::zeros(Shape{std::int64_t{NV} * max_batch_ * S});
-  if (!v_.vs.defined() || v_.vs.shape() != (Shape{NV, rows, 1}))
-    v_.vs = vs_.view_rows(0, std::int64_t{NV} * rows).view(Shape{NV, rows, 1});
+  const int threads = model.concurrent_queries() && obs.is_cpu() ? kernels::num_threads() : 1;
+  make_views(B, threads, NV);
 
   std::optional<ProfileRange> prior_range(std::in_place, "plan/prior_rollout");
   model.encode_into(obs, v_.z0);
@@ -131,26 +285,7 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
   for (int b = 0; b < B; ++b)
     for (int s = 0; s < S; ++s)
       std::memcpy(v_.z_start.data() + (sz(b) * S + s) * L, z0 + sz(b) * L, sizeof(float) * L);
-
-  // Policy-prior sequences, fixed across iterations; state b's eps come from its own stream.
-  if (P > 0) {
-    for (int b = 0; b < B; ++b)
-      for (int p = 0; p < P; ++p)
-        std::memcpy(v_.pi_z_a.data() + (sz(b) * P + p) * L, z0 + sz(b) * L, sizeof(float) * L);
-    Tensor* z = &v_.pi_z_a;
-    Tensor* z_next = &v_.pi_z_b;
-    for (int t = 0; t < H; ++t) {
-      for (int b = 0; b < B; ++b) rngs[b].normal(v_.pi_eps.data() + sz(b) * P * A, sz(P) * A);
-      model.policy_action_into(*z, v_.pi_eps, v_.pi_actions[t]);
-      if (t + 1 < H) {
-        model.next_into(*z, v_.pi_actions[t], *z_next);
-        std::swap(z, z_next);
-      }
-      for (int b = 0; b < B; ++b)
-        std::memcpy(v_.actions[t].data() + sz(b) * S * A, v_.pi_actions[t].data() + sz(b) * P * A,
-                    sizeof(float) * P * A);
-    }
-  }
+  prior_rollout(model, B, rngs);
 
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < H; ++t)
@@ -159,12 +294,15 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
         mean_[i] = (!t0 && warm_ && t + 1 < H) ? prev_mean_[i + A] : 0.f;
         std_[i] = cfg_.max_std;
       }
+  float gamma_h = 1.f;  // by repeated products, as the official loop accumulates it
+  for (int t = 0; t < H; ++t) gamma_h *= cfg_.discount;
 
   prior_range.reset();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {
     const ProfileRange range("plan/iteration");
-    // Gaussian samples: state b's noise block, in (t, s, j) order, from its stream.
+    // State b's draws, from its stream: the Gaussian noise in (t, s, j) order, the terminal
+    // policy eps of its S rows (Q heads only), its 2 value heads.
     const std::size_t per_state = sz(S - P) * H * A;
     for (int b = 0; b < B; ++b) {
       const float* noise = noise_.data() + sz(b) * per_state;
@@ -178,43 +316,13 @@ Tensor BatchedMppi::plan_batch(const models::WorldModel& model, const Tensor& ob
           for (int j = 0; j < A; ++j) a[j] = std::clamp(mu[j] + sd[j] * noise[k++], -1.f, 1.f);
         }
       }
+      if (model.value_uses_action()) rngs[b].normal(v_.term_eps.data() + sz(b) * S * A, sz(S) * A);
+      pick_two_heads(NV, rngs[b], heads_.data() + sz(b) * 2);
+      // The policy rows' discounted rewards; their terminal value is added below.
+      std::copy_n(pi_return_.data() + sz(b) * P, P, value_.data() + sz(b) * S);
     }
-
     // Value of every sequence: discounted model rewards, then the terminal value.
-    std::memcpy(v_.z_a.data(), v_.z_start.data(), sizeof(float) * sz(rows) * L);
-    std::fill(value_.begin(), value_.begin() + rows, 0.f);
-    Tensor* z = &v_.z_a;
-    Tensor* z_next = &v_.z_b;
-    float discount = 1.f;
-    for (int t = 0; t < H; ++t) {
-      model.reward_into(*z, v_.actions[t], v_.reward);
-      model.next_into(*z, v_.actions[t], *z_next);
-      for (std::int64_t i = 0; i < rows; ++i) value_[i] += discount * v_.reward.data()[i];
-      discount *= cfg_.discount;
-      std::swap(z, z_next);
-    }
-    int n_heads = 1;
-    for (int b = 0; b < B; ++b) {
-      rngs[b].normal(v_.term_eps.data() + sz(b) * S * A, sz(S) * A);
-      n_heads = pick_two_heads(NV, rngs[b], heads_.data() + sz(b) * 2);
-    }
-    model.policy_action_into(*z, v_.term_eps, v_.term_action);
-    model.value_ensemble_into(*z, v_.term_action, v_.vs);
-    const float* vs = v_.vs.data();
-    for (int b = 0; b < B; ++b) {
-      const int* hd = heads_.data() + sz(b) * 2;
-      for (int s = 0; s < S; ++s) {
-        const std::int64_t i = std::int64_t{b} * S + s;
-        float q = 0.f;
-        for (int h = 0; h < n_heads; ++h) q += vs[sz(hd[h]) * sz(rows) + sz(i)];
-        float v = value_[i] + discount * q / static_cast<float>(n_heads);
-        if (std::isnan(v))
-          v = 0.f;  // torch.nan_to_num
-        else if (std::isinf(v))
-          v = v > 0 ? FLT_MAX : -FLT_MAX;
-        value_[i] = v;
-      }
-    }
+    evaluate(model, threads, NV, gamma_h);
 
     // Elites and the weighted refit, per state.
     for (int b = 0; b < B; ++b) {

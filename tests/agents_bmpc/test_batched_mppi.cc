@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lucid/engine/rng.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/models/bmpc/model.h"
 #include "lucid/planners/batched_mppi.h"
 #include "lucid_test.h"
@@ -71,6 +72,37 @@ TEST(BatchedMppi, BatchEqualsPerStateCallsWithTheSameStreams) {
   }
   // The states differ, so do their plans (the test would pass trivially otherwise).
   EXPECT_NE(mean[0][0], mean[0][A]);
+}
+
+// Rows are split into per-state chunks that the threads share; every row's arithmetic must be the
+// same however they are shared, so 1 and 2 threads plan bit for bit alike: one state (its rows
+// sliced across the threads), three states (two slices each) and five (one chunk each).
+TEST(BatchedMppi, TwoThreadsPlanBitForBitWhatOneThreadPlans) {
+  const models::bmpc::BmpcModel model = random_model();
+  const int saved_threads = kernels::num_threads();
+  for (const int B : {1, 3, 5}) {
+    std::vector<float> obs_v(B * 6);
+    Rng orng(7, static_cast<std::uint64_t>(B));
+    orng.normal(obs_v.data(), obs_v.size());
+    const Tensor obs = Tensor::from(obs_v, Shape{B, 6});
+    std::vector<std::vector<float>> act(2), mean(2);
+    for (const int threads : {1, 2}) {
+      kernels::set_num_threads(threads);
+      BatchedMppi planner(small_config());
+      planner.allocate(B);
+      std::vector<Rng> streams;
+      for (int b = 0; b < B; ++b) streams.emplace_back(5, b);
+      for (int call = 0; call < 2; ++call) {  // the second call is warm-started
+        const Tensor a = planner.plan_batch(model, obs, streams, /*eval=*/false, /*t0=*/call == 0);
+        act[threads - 1].insert(act[threads - 1].end(), a.data(), a.data() + B * 2);
+        mean[threads - 1].insert(mean[threads - 1].end(), planner.expert_mean().begin(),
+                                 planner.expert_mean().end());
+      }
+    }
+    EXPECT_EQ(act[0], act[1]) << B << " states";
+    EXPECT_EQ(mean[0], mean[1]) << B << " states";
+  }
+  kernels::set_num_threads(saved_threads);
 }
 
 TEST(BatchedMppi, ExpertIsWithinBoundsAndEvalAddsNoNoise) {

@@ -121,6 +121,60 @@ TEST(BmpcModel, ValueIgnoresActionAndAveragesHeads) {
   EXPECT_NE(vs.data()[0], vs.data()[R]);  // two different heads
 }
 
+// Planning's first step: every row starts from one latent, whose share of the reward's and the
+// dynamics' first layers is computed once; the same values as reward_into + next_into.
+TEST(BmpcModel, StepFromSharedLatentEqualsRewardAndNext) {
+  BmpcModel m = small_model(8);
+  const int n = 9, L = 16, A = 3;
+  Rng rng(4, 0);
+  std::vector<float> z(L), a(static_cast<std::size_t>(n) * A);
+  rng.uniform(z.data(), z.size());
+  rng.normal(a.data(), a.size());
+  const Tensor zs = Tensor::from(z, Shape{1, L}), at = Tensor::from(a, Shape{n, A});
+  Tensor zr = Tensor::zeros(Shape{n, L});
+  for (int r = 0; r < n; ++r) std::copy(z.begin(), z.end(), zr.data() + static_cast<std::size_t>(r) * L);
+  Tensor r1 = Tensor::zeros(Shape{n, 1}), z1 = Tensor::zeros(Shape{n, L});
+  m.step_from_shared_into(zs, zr, at, r1, z1);
+  const Tensor r2 = m.reward(zr, at), z2 = m.next(zr, at);
+  for (int i = 0; i < n; ++i)
+    EXPECT_NEAR(r1.data()[i], r2.data()[i], 1e-4f * (1.f + std::fabs(r2.data()[i])));
+  for (int i = 0; i < n * L; ++i) EXPECT_NEAR(z1.data()[i], z2.data()[i], 1e-5f);
+  EXPECT_NE(r2.data()[0], r2.data()[1]);  // the actions matter, so the check is not vacuous
+  EXPECT_THROW(m.step_from_shared_into(zr, zr, at, r1, z1), ShapeError);
+}
+
+// The threads of one OpenMP team may query at once, each on its own rows (concurrent_queries):
+// every thread's values equal what one caller computes for the same rows.
+TEST(BmpcModel, ConcurrentQueriesFromOneTeamEqualSerialOnes) {
+  BmpcModel m = small_model(9);
+  ASSERT_TRUE(m.concurrent_queries());
+  const int n = 40, L = 16, A = 3, threads = 4;
+  Rng rng(6, 0);
+  std::vector<float> z(static_cast<std::size_t>(threads) * n * L),
+      a(static_cast<std::size_t>(threads) * n * A);
+  rng.uniform(z.data(), z.size());
+  rng.normal(a.data(), a.size());
+  std::vector<std::vector<float>> serial(threads), team(threads);
+  auto query = [&](int t, std::vector<float>& out) {
+    const Tensor zt =
+        Tensor::from(std::vector<float>(z.begin() + t * n * L, z.begin() + (t + 1) * n * L), Shape{n, L});
+    const Tensor at =
+        Tensor::from(std::vector<float>(a.begin() + t * n * A, a.begin() + (t + 1) * n * A), Shape{n, A});
+    Tensor r = Tensor::zeros(Shape{n, 1}), zn = Tensor::zeros(Shape{n, L}),
+           vs = Tensor::zeros(Shape{2, n, 1});
+    m.reward_into(zt, at, r);
+    m.next_into(zt, at, zn);
+    m.value_ensemble_into(zn, at, vs);
+    out.assign(r.data(), r.data() + n);
+    out.insert(out.end(), zn.data(), zn.data() + n * L);
+    out.insert(out.end(), vs.data(), vs.data() + 2 * n);
+  };
+  for (int t = 0; t < threads; ++t) query(t, serial[t]);
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int t = 0; t < threads; ++t) query(t, team[t]);
+  for (int t = 0; t < threads; ++t) EXPECT_EQ(serial[t], team[t]) << "thread " << t;
+}
+
 // Dream-MPC's objective on a BMPC model: the analytic action gradient against central differences
 // of the value (in float, so step and tolerance are moderate).
 TEST(BmpcModel, ActionGradientMatchesFiniteDifferences) {

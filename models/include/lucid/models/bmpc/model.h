@@ -27,6 +27,7 @@
 #include "lucid/models/action_gradient.h"
 #include "lucid/models/tdmpc2/mlp.h"
 #include "lucid/models/tdmpc2/model.h"
+#include "lucid/models/thread_scratch.h"
 #include "lucid/models/world_model.h"
 
 namespace lucid {
@@ -90,9 +91,13 @@ class BmpcModel final : public WorldModel, public ActionGradientSource {
   int latent_dim() const override { return cfg_.latent_dim; }
   int num_values() const override { return cfg_.num_q; }
   bool value_uses_action() const override { return false; }
+  bool concurrent_queries() const override { return true; }
   void encode_into(const Tensor& obs, const Tensor& z) const override;
   void next_into(const Tensor& z, const Tensor& a, const Tensor& z_next) const override;
   void reward_into(const Tensor& z, const Tensor& a, const Tensor& r) const override;
+  // The latent's share of the reward's and the dynamics' first layers is computed once for all rows.
+  void step_from_shared_into(const Tensor& z_shared, const Tensor& z, const Tensor& a, const Tensor& r,
+                             const Tensor& z_next) const override;
   // `a` is ignored (V heads) and may be undefined.
   void value_into(const Tensor& z, const Tensor& a, std::span<const int> heads,
                   const Tensor& v) const override;
@@ -116,15 +121,20 @@ class BmpcModel final : public WorldModel, public ActionGradientSource {
   void pi_action_raw(const float* z, const float* eps, int rows, float* action) const;
 
  private:
-  void grow(int rows) const;
+  // One query's scratch (eval mode, no dropout): the MLP caches, grown to the largest batch this
+  // thread has asked for, then reused.
+  struct Scratch {
+    tdmpc2::MlpCache enc, dyn, rew, pi, v;
+    std::vector<float> decode;
+  };
+  // The calling thread's scratch (thread_scratch.h), grown to `rows`.
+  Scratch& scratch(int rows) const;
 
   BmpcConfig cfg_;
   BmpcLayout layout_;
   std::vector<float> params_, grads_, target_v_;
   std::uint64_t weights_version_ = 0;
-  // Inference scratch (eval mode, no dropout), grown to the largest batch seen.
-  mutable tdmpc2::MlpCache enc_cache_, dyn_cache_, rew_cache_, pi_cache_, v_cache_;
-  mutable std::vector<float> decode_;
+  ThreadScratch<Scratch> scratch_;
 };
 
 // The policy head's raw output row (mu, x) -> BMPC's (mean, log_std) for one action dim.

@@ -18,7 +18,6 @@
 // passes per-row task ids to the raw forms instead. Single-task models read exactly as before.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "lucid/models/tdmpc2/mlp.h"
+#include "lucid/models/thread_scratch.h"
 #include "lucid/models/world_model.h"
 
 namespace lucid {
@@ -183,11 +183,8 @@ class Tdmpc2Model final : public WorldModel {
     std::vector<float> decode;
     std::vector<float> shared, masked_a;  // multitask step_from_shared: [z | e] and the masked actions
   };
-  static constexpr int kMaxQueryThreads = 64;
-
   int task_or_current(const int* tasks, int r) const { return tasks ? tasks[r] : task_; }
-  // The calling thread's scratch, grown to `rows`: OpenMP thread t of a team owns slot t (a serial
-  // caller is thread 0), so threads of one team may query concurrently without sharing a byte.
+  // The calling thread's scratch (thread_scratch.h), grown to `rows`.
   Scratch& scratch(int rows) const;
 
   Tdmpc2Config cfg_;
@@ -196,8 +193,7 @@ class Tdmpc2Model final : public WorldModel {
   std::vector<float> action_masks_;  // (num_tasks, action_dim)
   int task_ = 0;
   std::uint64_t weights_version_ = 0;
-  // Per-thread inference scratch, created on a thread's first query.
-  mutable std::array<std::unique_ptr<Scratch>, kMaxQueryThreads> scratch_;
+  ThreadScratch<Scratch> scratch_;
   mutable std::shared_ptr<Tdmpc2Cuda> cuda_;  // shared_ptr: the type is incomplete here
 };
 
