@@ -1,0 +1,101 @@
+// The CPU LayerNorm(+Mish) forward kernel against a float64 reference, for every row width from 1
+// to 40 (vector bodies and masked tails) and the model widths 101, 384 and 512: mean and 1/std to
+// float rounding, y within a few ulp of the float64 value of mish(gamma (x - mean) / std + beta).
+// Then the edges of the fused Mish: above 20 it returns its input exactly (torch's softplus
+// threshold), far below 0 a finite value next to zero, and a NaN stays NaN.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "lucid/engine/rng.h"
+#include "lucid/kernels/layernorm.h"
+
+namespace {
+
+namespace k = lucid::kernels;
+
+constexpr float kEps = 1e-5f;
+
+std::vector<float> uniform(std::size_t n, float lo, float hi, std::uint64_t seed) {
+  std::vector<float> v(n);
+  lucid::Rng(seed).uniform(v.data(), n);
+  for (float& x : v) x = lo + (hi - lo) * x;
+  return v;
+}
+
+double mish_ref(double t) { return t * std::tanh(t > 20.0 ? t : std::log1p(std::exp(t))); }
+
+struct Outputs {
+  std::vector<float> y, mean, rstd;
+};
+
+Outputs forward(const std::vector<float>& x, const std::vector<float>& g, const std::vector<float>& b,
+                std::int64_t rows, std::int64_t cols, bool mish) {
+  Outputs r{std::vector<float>(x.size()), std::vector<float>(rows), std::vector<float>(rows)};
+  k::layernorm_forward_cpu(x.data(), g.data(), b.data(), r.y.data(), r.mean.data(), r.rstd.data(), rows, cols,
+                           kEps, mish);
+  return r;
+}
+
+TEST(LayerNormKernel, MatchesFloat64ForEveryWidthWithAndWithoutMish) {
+  std::vector<std::int64_t> widths;
+  for (std::int64_t c = 1; c <= 40; ++c) widths.push_back(c);
+  for (std::int64_t c : {101, 384, 512}) widths.push_back(c);
+  const std::int64_t rows = 7;
+  for (const std::int64_t cols : widths) {
+    const auto n = static_cast<std::size_t>(rows * cols);
+    // An offset of 3 keeps the mean away from zero, so the centring is exercised.
+    const std::vector<float> x = uniform(n, 1.f, 5.f, 11 + static_cast<std::uint64_t>(cols));
+    const std::vector<float> g = uniform(static_cast<std::size_t>(cols), 0.5f, 2.f, 3);
+    const std::vector<float> b = uniform(static_cast<std::size_t>(cols), -1.f, 1.f, 4);
+    for (const bool mish : {false, true}) {
+      const Outputs r = forward(x, g, b, rows, cols, mish);
+      for (std::int64_t i = 0; i < rows; ++i) {
+        double m = 0, v = 0;
+        for (std::int64_t c = 0; c < cols; ++c) m += x[i * cols + c];
+        m /= static_cast<double>(cols);
+        for (std::int64_t c = 0; c < cols; ++c) v += (x[i * cols + c] - m) * (x[i * cols + c] - m);
+        const double rs = 1.0 / std::sqrt(v / static_cast<double>(cols) + kEps);
+        ASSERT_NEAR(r.mean[i], m, 1e-6 * std::abs(m)) << cols << " cols, row " << i;
+        ASSERT_NEAR(r.rstd[i], rs, 2e-6 * rs) << cols << " cols, row " << i;
+        for (std::int64_t c = 0; c < cols; ++c) {
+          const double t = (x[i * cols + c] - m) * rs * g[c] + b[c];
+          const double want = mish ? mish_ref(t) : t;
+          // LayerNorm's float statistics move t by ~1e-6 of |t| + 1; the activation adds a few ulp.
+          ASSERT_NEAR(r.y[i * cols + c], want, 4e-6 * (std::abs(t) + 1.0))
+              << cols << " cols, row " << i << ", col " << c << (mish ? " (mish)" : "");
+        }
+      }
+    }
+  }
+}
+
+// gamma = 0 makes every normalised value exactly beta, so the activation's input is known exactly.
+TEST(LayerNormKernel, FusedMishIsExactAboveTwentyFiniteFarBelowZeroAndKeepsNaN) {
+  for (const std::int64_t cols : {5, 16, 37, 384}) {
+    const auto n = static_cast<std::size_t>(cols);
+    const std::vector<float> x = uniform(n, -1.f, 1.f, 5);
+    const std::vector<float> zero(n, 0.f);
+    for (const float beta : {20.5f, 25.f, 1e4f}) {
+      const Outputs r = forward(x, zero, std::vector<float>(n, beta), 1, cols, true);
+      for (float y : r.y) ASSERT_EQ(y, beta) << cols << " cols";
+    }
+    for (const float beta : {-30.f, -100.f, -1e6f}) {
+      const Outputs r = forward(x, zero, std::vector<float>(n, beta), 1, cols, true);
+      for (float y : r.y) {
+        ASSERT_TRUE(std::isfinite(y)) << beta;
+        ASSERT_LE(y, 0.f) << beta;
+        ASSERT_GT(y, -1e-6f) << beta;  // mish(t) -> 0 as t -> -inf
+      }
+    }
+    std::vector<float> with_nan = x;
+    with_nan[n / 2] = std::numeric_limits<float>::quiet_NaN();
+    const Outputs r = forward(with_nan, std::vector<float>(n, 1.f), zero, 1, cols, true);
+    for (float y : r.y) ASSERT_TRUE(std::isnan(y)) << cols << " cols";
+  }
+}
+
+}  // namespace
