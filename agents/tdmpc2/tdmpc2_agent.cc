@@ -538,7 +538,8 @@ float Tdmpc2Agent::pi_loss_backward(const UpdateNoise& noise, bool update_scale,
     const Mlp& head = lay.q[noise.pi_heads[k]];
     MlpCache& c = q_caches_[k];
     models::tdmpc2::two_hot_inv_backward_rows(c.output(), q_tmp_.data(), R, mc, dlogits_.data());
-    mlp_backward(head, m.block(head), nullptr, c, dlogits_.data(), dx_.data());
+    // The latent is detached: only the columns from the task embedding on get a gradient.
+    mlp_backward(head, m.block(head), nullptr, c, dlogits_.data(), dx_.data(), L);
     for (int r = 0; r < R; ++r) {
       const float* mask = mt ? m.action_mask(rt[r]) : nullptr;
       for (int j = 0; j < A; ++j) {

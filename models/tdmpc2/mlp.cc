@@ -34,8 +34,29 @@ void linear_forward(const float* x, const float* w, const float* bias, int rows,
     kernels::gemm_small_cpu(true, rows, n, k, 1.f, x, k, w, k, version, 0.f, out, n, bias);
     return;
   }
+#pragma omp parallel for schedule(static) if (std::int64_t{rows} * n >= kernels::kParallelGrain)
   for (int r = 0; r < rows; ++r) std::copy(bias, bias + n, out + sz(r) * n);
   kernels::gemm_rows_parallel_cpu(false, true, rows, n, k, x, k, w, k, 1.f, out, n);
+}
+
+// a[i] *= m[i] for n floats (a dropout mask), split over the threads when large.
+void multiply_mask(float* a, const float* m, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kernels::kParallelGrain)
+  for (std::int64_t i = 0; i < n; ++i) a[i] *= m[i];
+}
+
+// db (n) += the column sums of dh (rows x n), each column summed over the rows in order (so the
+// result does not depend on the threads, which take blocks of columns).
+void add_column_sums(const float* dh, int rows, int n, float* db) {
+  constexpr int kBlock = 64;
+#pragma omp parallel for schedule(static) if (std::int64_t{rows} * n >= kernels::kParallelGrain)
+  for (int j0 = 0; j0 < n; j0 += kBlock) {
+    const int j1 = std::min(n, j0 + kBlock);
+    for (int r = 0; r < rows; ++r) {
+      const float* dhr = dh + sz(r) * n;
+      for (int j = j0; j < j1; ++j) db[j] += dhr[j];
+    }
+  }
 }
 
 }  // namespace
@@ -174,10 +195,7 @@ void MlpCache::forward_layers(const Mlp& mlp, const float* params, int first, in
     }
     float* h = c.h.data();
     linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, h);
-    if (s.dropout && mask_) {
-      const std::int64_t n = std::int64_t{rows} * s.out;
-      for (std::int64_t i = 0; i < n; ++i) h[i] *= mask_[i];
-    }
+    if (s.dropout && mask_) multiply_mask(h, mask_, std::int64_t{rows} * s.out);
     // The LayerNorm output that SimNorm reads goes to grad_a_ (not needed by the backward).
     norm_layer(mlp, s, params, grad_a_.data(), rows, c.mean.data(), c.rstd.data(), h, y);
     x = y;
@@ -233,7 +251,9 @@ void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& ca
 }
 
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
-                  float* dx) {
+                  float* dx, int dx_first_col) {
+  LUCID_CHECK(dx_first_col >= 0 && dx_first_col < mlp.in_dim())
+      << "mlp_backward: dx_first_col " << dx_first_col << " outside [0, " << mlp.in_dim() << ")";
   const int rows = cache.rows_;
   const int n_layers = static_cast<int>(mlp.layers().size());
   float* const buf_a = cache.grad_a_.data();
@@ -264,26 +284,19 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
       }
       kernels::layernorm_backward_cpu(c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw,
                                       dgamma, dbeta, rows, s.out, s.act == Activation::kMish);
-      if (s.dropout && cache.mask_) {
-        const std::int64_t n = std::int64_t{rows} * s.out;
-        for (std::int64_t i = 0; i < n; ++i) dhw[i] *= cache.mask_[i];
-      }
+      if (s.dropout && cache.mask_) multiply_mask(dhw, cache.mask_, std::int64_t{rows} * s.out);
       dh = dhw;
     }
     if (grads) {
       // dW (out, in) += dh^T x; db += column sums of dh.
       kernels::gemm_rows_parallel_cpu(true, false, s.out, s.in, rows, dh, s.out, x, s.in, 1.f, grads + s.w,
                                       s.in);
-      float* db = grads + s.b;
-      for (int r = 0; r < rows; ++r) {
-        const float* dhr = dh + sz(r) * s.out;
-        for (int j = 0; j < s.out; ++j) db[j] += dhr[j];
-      }
+      add_column_sums(dh, rows, s.out, grads + s.b);
     }
     if (li == 0) {
       if (dx)
-        kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
-                                        dx, s.in);
+        kernels::gemm_rows_parallel_cpu(false, false, rows, s.in - dx_first_col, s.out, dh, s.out,
+                                        params + s.w + dx_first_col, s.in, 0.f, dx + dx_first_col, s.in);
     } else {
       float* d_in = other(dh);
       kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,

@@ -109,7 +109,7 @@ class MlpCache {
   friend void mlp_forward(const Mlp&, const float*, MlpCache&, int, const float*, std::uint64_t);
   friend void mlp_forward_shared_prefix(const Mlp&, const float*, MlpCache&, int, const float*, int,
                                         const float*, std::uint64_t);
-  friend void mlp_backward(const Mlp&, const float*, float*, MlpCache&, const float*, float*);
+  friend void mlp_backward(const Mlp&, const float*, float*, MlpCache&, const float*, float*, int);
   // Layers [first, end) on input x (rows x that layer's in), writing the caches.
   void forward_layers(const Mlp& mlp, const float* params, int first, int rows, const float* x,
                       std::uint64_t weights_version);
@@ -149,9 +149,12 @@ void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& ca
                                std::uint64_t weights_version = kUnversionedWeights);
 
 // dy: rows x out_dim. grads: the Mlp's gradient block (+=), or nullptr to skip every parameter
-// gradient (detached weights). dx: rows x in_dim (=), or nullptr.
+// gradient (detached weights). dx: rows x in_dim (=), or nullptr. dx_first_col > 0 computes only
+// the input columns from it on (row stride still in_dim, the columns before it untouched): the
+// policy loss needs Q's gradient for the action alone, not for the detached latent in front of it,
+// and skipping those columns skips most of the first layer's input GEMM.
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
-                  float* dx);
+                  float* dx, int dx_first_col = 0);
 
 // TD-MPC2's initialisation of a layout (common/init.py): weights N(0, 0.02) (trunc_normal_ with
 // std 0.02 truncates at 100 sigma), biases and LayerNorm shifts 0, LayerNorm gains 1, embeddings
