@@ -4,6 +4,7 @@
 #include "lucid/planners/batched_mppi.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -235,28 +236,27 @@ void BatchedMppi::evaluate(const models::WorldModel& model, int threads, int num
     for (const Chunk& c : v_.terminal) terminal_value(model, c, num_values, gamma_h);
     return;
   }
-  // The inner kernels see an active region and run serially.
+  // The inner kernels see an active region and run serially. The first exception is kept and
+  // rethrown here; `failed` lets the other threads skip the remaining chunks.
   std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  auto guarded = [&](auto&& work) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(lucid_batched_mppi_error)
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
 #pragma omp parallel num_threads(threads)
   {
 #pragma omp for schedule(static)
-    for (int i = 0; i < n_sampled; ++i) {
-      try {
-        rollout(model, v_.sampled[sz(i)]);
-      } catch (...) {
-#pragma omp critical(lucid_batched_mppi_error)
-        error = std::current_exception();
-      }
-    }
+    for (int i = 0; i < n_sampled; ++i) guarded([&] { rollout(model, v_.sampled[sz(i)]); });
 #pragma omp for schedule(static)
-    for (int i = 0; i < n_terminal; ++i) {
-      try {
-        if (!error) terminal_value(model, v_.terminal[sz(i)], num_values, gamma_h);
-      } catch (...) {
-#pragma omp critical(lucid_batched_mppi_error)
-        error = std::current_exception();
-      }
-    }
+    for (int i = 0; i < n_terminal; ++i)
+      guarded([&] { terminal_value(model, v_.terminal[sz(i)], num_values, gamma_h); });
   }
   if (error) std::rethrow_exception(error);
 }
