@@ -21,14 +21,15 @@
 namespace lucid::agents {
 namespace {
 
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+std::atomic<int> g_stops{0};
+extern "C" void on_stop_signal(int) { g_stops.fetch_add(1); }
 
-// Installs SIGINT/SIGTERM handlers for the lifetime of a training run, restoring the old ones.
+// Installs SIGINT/SIGTERM handlers for the lifetime of a training run, restoring the old ones,
+// and counts the signals: one asks to stop at the next episode boundary, two to stop now.
 class StopSignals {
  public:
   StopSignals() {
-    g_stop.store(false);
+    g_stops.store(0);
     old_int_ = std::signal(SIGINT, on_stop_signal);
     old_term_ = std::signal(SIGTERM, on_stop_signal);
   }
@@ -36,7 +37,8 @@ class StopSignals {
     std::signal(SIGINT, old_int_);
     std::signal(SIGTERM, old_term_);
   }
-  bool requested() const { return g_stop.load(); }
+  bool requested() const { return g_stops.load() >= 1; }
+  bool now() const { return g_stops.load() >= 2; }
 
  private:
   void (*old_int_)(int);
@@ -215,6 +217,16 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
                  static_cast<long long>(std::max<std::int64_t>(p.last_checkpoint, 0)));
     return 130;
   };
+  bool stop_announced = false;
+  auto announce_stop = [&] {  // once, when the first signal is seen mid-episode
+    if (stop_announced) return;
+    stop_announced = true;
+    std::fprintf(stderr,
+                 "[train] stop requested at step %lld: finishing this episode to checkpoint it; interrupt "
+                 "again to stop now (keeping the checkpoint of step %lld)\n",
+                 static_cast<long long>(p.step),
+                 static_cast<long long>(std::max<std::int64_t>(p.last_checkpoint, 0)));
+  };
 
   std::vector<float> ep_obs, ep_act, ep_rew, obs;
   bool done = true;
@@ -223,7 +235,8 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
   bool at_resume_point = resuming;
   auto last_progress = Clock::now();
   for (;;) {
-    if (stop.requested()) return interrupted();
+    if (stop.now()) return interrupted();
+    if (stop.requested() && !done) announce_stop();
     if (p.step % o.eval_freq == 0 && !at_resume_point) p.eval_pending = true;
     if (done) {
       const bool finished = p.step >= o.steps;
@@ -239,9 +252,9 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
           EvalOptions eo;
           eo.episodes = o.eval_episodes;
           eo.seed = static_cast<std::uint64_t>(p.step) * 1000u;
-          eo.should_stop = [&] { return stop.requested(); };
+          eo.should_stop = [&] { return stop.now(); };
           const auto results = evaluate(*agent, *eval_env, eo);
-          if (stop.requested()) return interrupted();  // a partial evaluation is not logged
+          if (stop.now()) return interrupted();  // a partial evaluation is not logged
           double total = 0;
           for (std::size_t i = 0; i < results.size(); ++i) {
             run.log_eval(p.step, static_cast<std::int64_t>(i), results[i].ret, results[i].length, wall_now());
@@ -253,11 +266,20 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
           progress_line("eval");
         }
         if (p.step > 0) progress_line("train");
-        if (finished ||
+        const bool stopping = stop.requested() && !finished;
+        if (finished || stopping ||
             (p.step > 0 && p.step - std::max<std::int64_t>(p.last_checkpoint, 0) >= o.checkpoint_freq)) {
           p.wall_time_s = wall_now();
           save_checkpoint(run, p, *agent, buffer, rng);
           p.last_checkpoint = p.step;
+        }
+        if (stopping) {
+          write_summary("running");
+          std::fprintf(stderr,
+                       "[train] stopped at step %lld, an episode boundary, and checkpointed there — run the "
+                       "same command to resume\n",
+                       static_cast<long long>(p.step));
+          return 130;
         }
       }
       at_resume_point = false;
@@ -298,7 +320,8 @@ int train(const TrainerOptions& o, const AgentFactory& make_agent) {
         std::fprintf(stderr, "[train] pretraining: %lld updates on the seed data\n",
                      static_cast<long long>(updates));
       for (std::int64_t i = 0; i < updates; ++i) {
-        if (stop.requested()) return interrupted();
+        // The pretraining burst ends at no episode boundary: any stop ends it at once.
+        if (updates > 1 ? stop.requested() : stop.now()) return interrupted();
         agent->update(buffer);
         if (updates > 1 &&
             std::chrono::duration<double>(Clock::now() - last_progress).count() > o.progress_interval_s) {

@@ -1,14 +1,17 @@
-// The trainer: a run interrupted mid-way and started again with the same run folder continues
-// bit-identically (same episodes, same sampled batches, same returns) as a run never interrupted;
+// The trainer: a run stopped mid-way (one signal: at the end of its episode, checkpointed there;
+// two: at once) and started again with the same run folder continues bit-identically (same
+// episodes, same sampled batches, same returns) as a run never interrupted;
 // a finished run is not repeated; the run folder has the documented files.
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "lucid/agents/replay_buffer.h"
+#include "lucid/agents/run_checkpoint.h"
 #include "lucid/agents/run_writer.h"
 #include "lucid/agents/trainer.h"
 #include "lucid/error.h"
@@ -19,15 +22,17 @@ namespace {
 // A deterministic agent with state that depends on everything the trainer must restore: it
 // samples the replay buffer with its own RNG in update() and folds the batch into a checksum
 // that steers its actions. Any difference after a resume (buffer, RNG offsets, agent state)
-// changes the actions and so the returns. It raises SIGINT after `interrupt_after` act() calls.
+// changes the actions and so the returns. It raises SIGINT `signals` times at its
+// `interrupt_after`-th act() call.
 class ChecksumAgent final : public Agent {
  public:
-  ChecksumAgent(int action_dim, long interrupt_after)
-      : action_dim_(action_dim), interrupt_after_(interrupt_after) {}
+  ChecksumAgent(int action_dim, long interrupt_after, int signals = 1)
+      : action_dim_(action_dim), interrupt_after_(interrupt_after), signals_(signals) {}
   std::string name() const override { return "checksum"; }
   void reset() override {}
   std::vector<float> act(std::span<const float> obs, bool eval) override {
-    if (++acts_ == interrupt_after_) std::raise(SIGINT);
+    if (++acts_ == interrupt_after_)
+      for (int i = 0; i < signals_; ++i) std::raise(SIGINT);
     std::vector<float> a(action_dim_);
     rng_.uniform(a.data(), a.size());
     for (float& v : a) v = std::tanh(static_cast<float>(checksum_) + 4.f * (v - 0.5f));
@@ -43,7 +48,9 @@ class ChecksumAgent final : public Agent {
   AgentState state() const override {
     AgentState s;
     s.tensors.push_back({"checksum", {1}, {static_cast<float>(checksum_)}});
-    s.scalars["checksum"] = std::to_string(checksum_);  // exact, as text
+    char text[32];  // 17 significant digits: the double back exactly (std::to_string keeps 6 decimals)
+    std::snprintf(text, sizeof text, "%.17g", checksum_);
+    s.scalars["checksum"] = text;
     s.scalars["rng"] = std::to_string(rng_.offset());
     return s;
   }
@@ -55,6 +62,7 @@ class ChecksumAgent final : public Agent {
  private:
   int action_dim_;
   long interrupt_after_;
+  int signals_;
   long acts_ = 0;
   double checksum_ = 0;
   Rng rng_{42, 3};
@@ -97,19 +105,39 @@ TrainerOptions small_run(const std::filesystem::path& dir) {
   return o;
 }
 
-TEST(Trainer, ResumeAfterInterruptIsBitIdentical) {
-  const auto root = std::filesystem::temp_directory_path() / ("lucid_trainer_" + std::to_string(::getpid()));
+// The step of the run's checkpoint, from its trainer counters.
+std::int64_t checkpoint_step(const std::filesystem::path& run) {
+  return std::stoll(read_run_checkpoint(run / "checkpoints" / "latest.safetensors").trainer.at("step"));
+}
+
+// Runs straight through, and interrupted (`signals` SIGINTs at the 1300th act(): about step 1050,
+// past the checkpoint of step 1000 and the evaluation there) then resumed; the two must log the
+// same episodes and evaluations.
+void expect_resume_is_bit_identical(int signals) {
+  const auto root = std::filesystem::temp_directory_path() /
+                    ("lucid_trainer_" + std::to_string(::getpid()) + "_" + std::to_string(signals));
   std::filesystem::remove_all(root);
-  // Reference: never interrupted.
   ASSERT_EQ(
       train(small_run(root / "straight"), [](int, int a) { return std::make_unique<ChecksumAgent>(a, -1); }),
       0);
-  // Interrupted after 900 agent actions (around step 1400, past the checkpoint at 1250), then resumed.
-  EXPECT_EQ(
-      train(small_run(root / "resumed"), [](int, int a) { return std::make_unique<ChecksumAgent>(a, 900); }),
-      130);
+  EXPECT_EQ(train(small_run(root / "resumed"),
+                  [signals](int, int a) { return std::make_unique<ChecksumAgent>(a, 1300, signals); }),
+            130);
   const nlohmann::json mid = RunWriter(root / "resumed").read_summary();
   EXPECT_EQ(mid["status"], "running");
+  const std::int64_t kept = checkpoint_step(root / "resumed");
+  const std::int64_t last = mid["last_step"].get<std::int64_t>();
+  if (signals == 1) {
+    // One signal: the episode in progress ran to its end and that boundary was checkpointed, so
+    // the stop lost nothing (no logged row follows the checkpoint).
+    EXPECT_EQ(kept, last);
+    EXPECT_EQ(kept % 250, 0);
+    EXPECT_NE(kept % 500, 0) << "the stop's boundary is not one the regular checkpoints also hit";
+  } else {
+    // Two: stopped at once; the regular checkpoint before it is kept.
+    EXPECT_EQ(kept % 500, 0);
+    EXPECT_LE(kept, last);
+  }
   ASSERT_EQ(
       train(small_run(root / "resumed"), [](int, int a) { return std::make_unique<ChecksumAgent>(a, -1); }),
       0);
@@ -136,6 +164,12 @@ TEST(Trainer, ResumeAfterInterruptIsBitIdentical) {
   EXPECT_EQ(std::filesystem::last_write_time(root / "resumed" / "train.csv"), before);
   std::filesystem::remove_all(root);
 }
+
+TEST(Trainer, StopFinishesTheEpisodeCheckpointsItAndResumesBitIdentically) {
+  expect_resume_is_bit_identical(1);
+}
+
+TEST(Trainer, SecondSignalStopsAtOnceAndResumesFromTheLastCheckpoint) { expect_resume_is_bit_identical(2); }
 
 TEST(Trainer, CorruptCheckpointIsRefusedAndKept) {
   const auto root =

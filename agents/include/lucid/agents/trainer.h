@@ -8,9 +8,12 @@
 //
 // Checkpoints are written at episode boundaries, every checkpoint_freq agent steps and at the
 // end: agent state, replay buffer and the trainer's counters in one safetensors file written to
-// a temporary file and renamed. An interrupted run (SIGINT/SIGTERM, or killed) started again with
-// the same run folder resumes from the last checkpoint and continues bit-identically; CSV rows
-// logged after that checkpoint are dropped first, because the resumed run logs them again.
+// a temporary file and renamed. Stopping: the first SIGINT/SIGTERM lets the episode in progress
+// finish (its logging and any evaluation due included) and checkpoints that boundary, so a stop
+// loses nothing; a second one stops at once, keeping the last checkpoint (so does the pretraining
+// burst, which ends at no boundary). A run started again with the same run folder resumes from its
+// last checkpoint and continues bit-identically; CSV rows logged after that checkpoint are dropped
+// first, because the resumed run logs them again (a killed run loses what followed its last one).
 #pragma once
 
 #include <cstdint>
@@ -46,7 +49,7 @@ struct TrainerOptions {
 using AgentFactory = std::function<std::unique_ptr<Agent>(int obs_dim, int action_dim)>;
 
 // Trains until options.steps; returns 0 when finished (also when it already was), 130 when
-// interrupted by SIGINT/SIGTERM after the last checkpoint was kept.
+// stopped by SIGINT/SIGTERM (checkpointed at the episode boundary, or at once on a second signal).
 int train(const TrainerOptions& options, const AgentFactory& make_agent);
 
 }  // namespace lucid::agents
