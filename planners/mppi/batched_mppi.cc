@@ -74,20 +74,12 @@ void BatchedMppi::reset() { warm_ = false; }
 
 BatchedMppi::Chunk BatchedMppi::make_chunk(int state, std::int64_t begin, std::int64_t end, int num_values) {
   Chunk c;
+  static_cast<RolloutRows&>(c) =
+      make_rollout_rows(begin, end, z0_.view_rows(state, state + 1), z_start_, z_a_, z_b_, z_term_, reward_,
+                        term_action_, term_eps_, actions_);
   c.state = state;
-  c.begin = begin;
-  c.end = end;
-  c.z_shared = z0_.view_rows(state, state + 1);
-  c.z_start = z_start_.view_rows(begin, end);
-  c.z_a = z_a_.view_rows(begin, end);
-  c.z_b = z_b_.view_rows(begin, end);
-  c.z_term = z_term_.view_rows(begin, end);
-  c.reward = reward_.view_rows(begin, end);
-  c.term_action = term_action_.view_rows(begin, end);
-  c.term_eps = term_eps_.view_rows(begin, end);
   c.vs = vs_.view_rows(std::int64_t{num_values} * begin, std::int64_t{num_values} * end)
              .view(Shape{num_values, end - begin, 1});
-  for (int t = 0; t < cfg_.horizon; ++t) c.actions.push_back(actions_[t].view_rows(begin, end));
   return c;
 }
 
@@ -176,32 +168,6 @@ void BatchedMppi::prior_rollout(const models::WorldModel& model, int B, std::spa
     std::memcpy(z_term_.data() + sz(b) * S * L, z->data() + sz(b) * P * L, sizeof(float) * P * L);
 }
 
-// Discounted model rewards of one chunk of sampled rows; the first step starts from the state's
-// latent, the last writes z_H into z_term.
-void BatchedMppi::rollout(const models::WorldModel& model, const Chunk& c) {
-  if (c.end == c.begin) return;
-  float* value = value_.data() + c.begin;
-  const std::int64_t n = c.end - c.begin;
-  const Tensor* z = &c.z_start;
-  float discount = 1.f;
-  for (int t = 0; t < cfg_.horizon; ++t) {
-    const Tensor& z_next = t + 1 == cfg_.horizon ? c.z_term : (t % 2 == 0 ? c.z_a : c.z_b);
-    if (t == 0) {
-      model.step_from_shared_into(c.z_shared, *z, c.actions[0], c.reward, z_next);
-    } else {
-      model.reward_into(*z, c.actions[t], c.reward);
-      model.next_into(*z, c.actions[t], z_next);
-    }
-    const float* r = c.reward.data();
-    if (t == 0)
-      for (std::int64_t i = 0; i < n; ++i) value[i] = r[i];
-    else
-      for (std::int64_t i = 0; i < n; ++i) value[i] += discount * r[i];
-    discount *= cfg_.discount;
-    z = &z_next;
-  }
-}
-
 // value += gamma^H * mean of the state's 2 heads at z_H (and a sampled pi(z_H) for Q heads);
 // NaN -> 0, +-inf -> +-max.
 void BatchedMppi::terminal_value(const models::WorldModel& model, const Chunk& c, int num_values,
@@ -232,7 +198,8 @@ void BatchedMppi::evaluate(const models::WorldModel& model, int threads, int num
   const auto n_sampled = static_cast<int>(v_.sampled.size());
   const auto n_terminal = static_cast<int>(v_.terminal.size());
   if (threads == 1) {
-    for (const Chunk& c : v_.sampled) rollout(model, c);
+    for (const Chunk& c : v_.sampled)
+      roll_out(model, c, cfg_.horizon, cfg_.discount, value_.data() + c.begin);
     for (const Chunk& c : v_.terminal) terminal_value(model, c, num_values, gamma_h);
     return;
   }
@@ -253,7 +220,11 @@ void BatchedMppi::evaluate(const models::WorldModel& model, int threads, int num
 #pragma omp parallel num_threads(threads)
   {
 #pragma omp for schedule(static)
-    for (int i = 0; i < n_sampled; ++i) guarded([&] { rollout(model, v_.sampled[sz(i)]); });
+    for (int i = 0; i < n_sampled; ++i)
+      guarded([&] {
+        const Chunk& c = v_.sampled[sz(i)];
+        roll_out(model, c, cfg_.horizon, cfg_.discount, value_.data() + c.begin);
+      });
 #pragma omp for schedule(static)
     for (int i = 0; i < n_terminal; ++i)
       guarded([&] { terminal_value(model, v_.terminal[sz(i)], num_values, gamma_h); });

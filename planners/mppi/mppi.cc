@@ -75,17 +75,9 @@ void Mppi::reset() { warm_ = false; }
 
 Mppi::Chunk Mppi::make_chunk(std::int64_t begin, std::int64_t end) {
   Chunk c;
-  c.begin = begin;
-  c.end = end;
-  c.z_start = z_start_.view_rows(begin, end);
-  c.z_a = z_a_.view_rows(begin, end);
-  c.z_b = z_b_.view_rows(begin, end);
-  c.z_term = z_term_.view_rows(begin, end);
-  c.reward = reward_.view_rows(begin, end);
+  static_cast<RolloutRows&>(c) = make_rollout_rows(begin, end, Tensor(), z_start_, z_a_, z_b_, z_term_,
+                                                   reward_, term_action_, term_eps_, actions_);
   c.q = q_.view_rows(begin, end);
-  c.term_action = term_action_.view_rows(begin, end);
-  c.term_eps = term_eps_.view_rows(begin, end);
-  for (int t = 0; t < cfg_.horizon; ++t) c.actions.push_back(actions_[t].view_rows(begin, end));
   return c;
 }
 
@@ -144,27 +136,7 @@ void pick_two(int n, Rng& rng, int* heads, int* count) {
 }  // namespace
 
 void Mppi::rollout(const models::WorldModel& model, const Chunk& c) {
-  if (c.end == c.begin) return;
-  float* value = value_.data() + c.begin;
-  const std::int64_t n = c.end - c.begin;
-  const Tensor* z = &c.z_start;
-  float discount = 1.f;
-  for (int t = 0; t < cfg_.horizon; ++t) {
-    const Tensor& z_next = t + 1 == cfg_.horizon ? c.z_term : (t % 2 == 0 ? c.z_a : c.z_b);
-    if (t == 0) {  // every row starts from its observation's latent
-      model.step_from_shared_into(c.z_shared, *z, c.actions[0], c.reward, z_next);
-    } else {
-      model.reward_into(*z, c.actions[t], c.reward);
-      model.next_into(*z, c.actions[t], z_next);
-    }
-    const float* r = c.reward.data();
-    if (t == 0)
-      for (std::int64_t i = 0; i < n; ++i) value[i] = r[i];
-    else
-      for (std::int64_t i = 0; i < n; ++i) value[i] += discount * r[i];
-    discount *= cfg_.discount;
-    z = &z_next;
-  }
+  roll_out(model, c, cfg_.horizon, cfg_.discount, value_.data() + c.begin);
 }
 
 void Mppi::terminal_value(const models::WorldModel& model, const Chunk& c, std::span<const int> heads,

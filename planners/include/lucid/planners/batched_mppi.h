@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "lucid/planners/planner.h"
+#include "lucid/planners/rollout_rows.h"
 
 namespace lucid::planners {
 
@@ -65,18 +66,15 @@ class BatchedMppi final : public Planner {
 
  private:
   // Rows [begin, end) of one state: a slice of its sampled rows (rollout) or of all its rows
-  // (terminal value), with views of every buffer over those rows. vs is the chunk's own
-  // (num_values, rows, 1) block of vs_.
-  struct Chunk {
+  // (terminal value), with views of every buffer over those rows (rollout_rows.h). vs is the
+  // chunk's own (num_values, rows, 1) block of vs_.
+  struct Chunk : RolloutRows {
     int state = 0;
-    std::int64_t begin = 0, end = 0;
-    Tensor z_shared, z_start, z_a, z_b, z_term, reward, term_action, term_eps, vs;
-    std::vector<Tensor> actions;
+    Tensor vs;
   };
   Chunk make_chunk(int state, std::int64_t begin, std::int64_t end, int num_values);
   void make_views(int batch, int threads, int num_values);
   void prior_rollout(const models::WorldModel& model, int batch, std::span<Rng> rngs);
-  void rollout(const models::WorldModel& model, const Chunk& c);
   void terminal_value(const models::WorldModel& model, const Chunk& c, int num_values, float gamma_h);
   void evaluate(const models::WorldModel& model, int threads, int num_values, float gamma_h);
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "lucid/planners/planner.h"
+#include "lucid/planners/rollout_rows.h"
 
 namespace lucid::planners {
 
@@ -66,12 +67,10 @@ class Mppi final : public Planner {
   const std::vector<float>& elite_value_trace() const { return elite_trace_; }
 
  private:
-  // A slice [begin, end) of the rows with views of every per-row buffer on it.
-  struct Chunk {
-    std::int64_t begin = 0, end = 0;
-    Tensor z_start, z_a, z_b, z_term, reward, q, term_action, term_eps;
-    Tensor z_shared;              // (1, L): the observation's latent, for chunks inside one observation
-    std::vector<Tensor> actions;  // per step
+  // A slice [begin, end) of the rows with views of every per-row buffer on it (rollout_rows.h);
+  // z_shared is the observation's latent for chunks inside one observation.
+  struct Chunk : RolloutRows {
+    Tensor q;
   };
   void make_views(int batch, int threads);
   Chunk make_chunk(std::int64_t begin, std::int64_t end);
