@@ -100,18 +100,32 @@ void Mppi::make_views(int batch, int threads) {
     v_.actions.push_back(actions_[t].view_rows(0, rows));
     v_.pi_actions.push_back(pi_actions_[t].view_rows(0, prow));
   }
-  // Thread c rolls out slice c of every observation's Gaussian rows, then slice c of all rows.
-  v_.sampled.clear();
-  v_.all_rows.clear();
+  // Thread c owns slice c of every observation's rows: it rolls out the Gaussian rows in it and
+  // then adds the terminal value of all its rows. The slices balance the two costs, a terminal
+  // value (pi + two Q heads) being about kTerminalSteps rollout steps of one row.
+  constexpr double kTerminalSteps = 1.25;
+  const double policy_row = kTerminalSteps, sampled_row = cfg_.horizon + kTerminalSteps;
+  const double total = P * policy_row + (S - P) * sampled_row;
+  std::vector<std::int64_t> bound(static_cast<std::size_t>(threads) + 1, S);
+  bound[0] = 0;
+  for (int c = 1; c < threads; ++c) {
+    const double target = total * c / threads;
+    const double s =
+        target <= P * policy_row ? target / policy_row : P + (target - P * policy_row) / sampled_row;
+    bound[static_cast<std::size_t>(c)] = std::clamp<std::int64_t>(std::llround(s), bound[c - 1], S);
+  }
+  v_.rolled.clear();
+  v_.valued.clear();
   for (int b = 0; b < batch; ++b) {
-    const std::int64_t first = static_cast<std::int64_t>(b) * S + P, n = S - P;
+    const std::int64_t first = static_cast<std::int64_t>(b) * S;
     for (int c = 0; c < threads; ++c) {
-      v_.sampled.push_back(make_chunk(first + n * c / threads, first + n * (c + 1) / threads));
-      v_.sampled.back().z_shared = z0_.view_rows(b, b + 1);
+      const std::int64_t lo = first + bound[c], hi = first + bound[c + 1];
+      v_.rolled.push_back(make_chunk(std::max(lo, first + P), std::max(hi, first + P)));
+      v_.rolled.back().z_shared = z0_.view_rows(b, b + 1);
+      v_.valued.push_back(make_chunk(lo, hi));
     }
   }
-  for (int c = 0; c < threads; ++c)
-    v_.all_rows.push_back(make_chunk(rows * c / threads, rows * (c + 1) / threads));
+  view_slices_ = threads;
   view_batch_ = batch;
   view_threads_ = threads;
 }
@@ -159,7 +173,7 @@ void Mppi::terminal_value(const models::WorldModel& model, const Chunk& c, std::
 
 void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) {
   const int S = cfg_.num_samples, P = cfg_.num_pi_trajs;
-  const int threads = static_cast<int>(v_.all_rows.size());
+  const int threads = view_slices_;
   rng.normal(v_.term_eps.data(), static_cast<std::size_t>(v_.term_eps.numel()));
   int heads[2], n_heads = 0;
   pick_two(model.num_values(), rng, heads, &n_heads);
@@ -169,25 +183,23 @@ void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) 
   for (int b = 0; b < batch; ++b)  // the policy rows' returns, rolled out once in plan()
     std::copy_n(pi_return_.data() + static_cast<std::size_t>(b) * P, P,
                 value_.data() + static_cast<std::size_t>(b) * S);
+  // Thread c's slices only: its rollouts, then their terminal values (see make_views).
+  const auto own_slices = [&](int c) {
+    for (int b = 0; b < batch; ++b) rollout(model, v_.rolled[static_cast<std::size_t>(b) * threads + c]);
+    for (int b = 0; b < batch; ++b)
+      terminal_value(model, v_.valued[static_cast<std::size_t>(b) * threads + c], head_span, gamma_h);
+  };
   if (threads == 1) {
-    for (const Chunk& c : v_.sampled) rollout(model, c);
-    terminal_value(model, v_.all_rows[0], head_span, gamma_h);
+    own_slices(0);
     return;
   }
-  // One parallel region per iteration; the inner kernels see an active region and run serially.
+  // One parallel region per iteration, no barrier inside; the inner kernels see an active region
+  // and run serially.
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
   {
-    const int c = omp_get_thread_num();
     try {
-      for (int b = 0; b < batch; ++b) rollout(model, v_.sampled[static_cast<std::size_t>(b) * threads + c]);
-    } catch (...) {
-#pragma omp critical(lucid_mppi_error)
-      error = std::current_exception();
-    }
-#pragma omp barrier
-    try {
-      if (!error) terminal_value(model, v_.all_rows[c], head_span, gamma_h);
+      own_slices(omp_get_thread_num());
     } catch (...) {
 #pragma omp critical(lucid_mppi_error)
       error = std::current_exception();

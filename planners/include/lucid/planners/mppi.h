@@ -111,9 +111,12 @@ class Mppi final : public Planner {
   struct Views {
     Tensor obs_z0, z_start, pi_z_a, pi_z_b, pi_eps, pi_reward, term_eps, out;
     std::vector<Tensor> actions, pi_actions;  // per step
-    std::vector<Chunk> sampled;               // the Gaussian rows, split per observation and thread
-    std::vector<Chunk> all_rows;              // every row, split per thread (terminal values)
+    // Per observation b and thread c (index b * threads + c): thread c's slice of b's rows, whose
+    // Gaussian rows it rolls out (`rolled`) and whose terminal values it then adds (`valued`), so
+    // no thread waits for another's rollout within an iteration.
+    std::vector<Chunk> rolled, valued;
   } v_;
+  int view_slices_ = 1;  // threads the views are split for
 
   std::vector<float> value_;                   // rows
   std::vector<float> pi_return_;               // max_batch * P: the policy rows' reward sums
