@@ -12,10 +12,12 @@
 #include <cstring>
 #include <optional>
 
+#include "lucid/agents/consistency_loss.h"
 #include "lucid/agents/rho_soft_ce.h"
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/engine/profile.h"
 #include "lucid/error.h"
+#include "lucid/kernels/copy.h"
 #include "lucid/kernels/softmax.h"
 #include "lucid/planners/dream_mpc.h"
 
@@ -37,12 +39,6 @@ std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 std::vector<ParamGroup> model_groups(const models::bmpc::BmpcLayout& l, float enc_lr_scale) {
   return {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
           {l.dynamics.begin(), l.v_end() - l.dynamics.begin(), 1.f}};
-}
-
-void fill_dropout(float* mask, std::size_t n, float p, Rng& rng) {
-  rng.uniform(mask, n);
-  const float keep = 1.f / (1.f - p);
-  for (std::size_t i = 0; i < n; ++i) mask[i] = mask[i] >= p ? keep : 0.f;
 }
 
 }  // namespace
@@ -178,6 +174,7 @@ BmpcAgent::BmpcAgent(const BmpcAgentConfig& config)
   dz_.resize(sz(H1B) * L);
   dx_.resize(sz(H1B) * (L + A));
   dlogits_.resize(sz(H1B) * mc.num_bins);
+  row_se_.resize(B);
   ce_.resize(H1B);
   lse_.resize(HB);
   gloss_.resize(HB);
@@ -287,7 +284,7 @@ void BmpcAgent::draw_noise(BmpcUpdateNoise& n) {
   n.v_masks.resize(sz(mc.num_q) * H * B * M);
   rng_.normal(n.td_eps.data(), n.td_eps.size());
   rng_.normal(n.pi_eps.data(), n.pi_eps.size());
-  fill_dropout(n.v_masks.data(), n.v_masks.size(), mc.dropout, rng_);
+  rng_.dropout_mask(n.v_masks.data(), n.v_masks.size(), mc.dropout);
 }
 
 UpdateInfo BmpcAgent::update(ReplayBuffer& buffer) {
@@ -388,8 +385,8 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
   m.v_raw(td_z_.data(), HB, {}, /*use_target=*/true, td_.data());
   for (int i = 0; i < HB; ++i) td_[i] = td_r_[i] + discount_ * td_[i];
 
-  std::fill(m.grads().begin(), m.grads().end(), 0.f);
-  std::fill(dz_.begin(), dz_.end(), 0.f);
+  kernels::fill_cpu(m.grads().data(), static_cast<std::int64_t>(m.grads().size()), 0.f);
+  kernels::fill_cpu(dz_.data(), static_cast<std::int64_t>(dz_.size()), 0.f);
 
   // 2. Latent rollout and consistency loss.
   std::memcpy(enc_cache_.input(), obs, sizeof(float) * B * O);
@@ -405,12 +402,7 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
     std::memcpy(z, c.output(), sizeof(float) * B * L);
     const float* target = next_z_.data() + sz(t) * B * L;
     float* dz = dz_.data() + sz(t + 1) * B * L;
-    double se = 0.0;
-    for (int i = 0; i < B * L; ++i) {
-      const float d = z[i] - target[i];
-      se += static_cast<double>(d) * d;
-      dz[i] += w * cons_scale * d;
-    }
+    const double se = consistency_step(z, target, B, L, w * cons_scale, dz, row_se_.data());
     consistency += w * static_cast<float>(se / (static_cast<double>(B) * L));
   }
   consistency /= static_cast<float>(H);
@@ -444,9 +436,7 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
   for (int t = H - 1; t >= 0; --t) {
     mlp_backward(lay.dynamics, m.block(lay.dynamics), m.grad_block(lay.dynamics), dyn_caches_[t],
                  dz_.data() + sz(t + 1) * B * L, dx_.data());
-    float* dz = dz_.data() + sz(t) * B * L;
-    for (int r = 0; r < B; ++r)
-      for (int j = 0; j < L; ++j) dz[sz(r) * L + j] += dx_[sz(r) * (L + A) + j];
+    add_latent_grad(dx_.data(), L, L + A, B, dz_.data() + sz(t) * B * L);
   }
   mlp_backward(lay.encoder, m.block(lay.encoder), m.grad_block(lay.encoder), enc_cache_, dz_.data(), nullptr);
 

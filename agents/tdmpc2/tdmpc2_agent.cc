@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "lucid/agents/consistency_loss.h"
 #include "lucid/agents/rho_soft_ce.h"
 #include "lucid/engine/profile.h"
 #include "lucid/error.h"
+#include "lucid/kernels/copy.h"
 #include "lucid/kernels/softmax.h"
 
 namespace lucid::agents {
@@ -71,26 +73,12 @@ std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Model& m, float
 }
 
 // dz[r] += dx[r, :L] for rows of a (rows, width) input gradient.
-void add_latent_grad(const float* dx, int L, int width, int rows, float* dz) {
-  for (int r = 0; r < rows; ++r) {
-    const float* src = dx + static_cast<std::size_t>(r) * width;
-    float* dst = dz + static_cast<std::size_t>(r) * L;
-    for (int j = 0; j < L; ++j) dst[j] += src[j];
-  }
-}
-
 void pick_two(int n, Rng& rng, int* heads) {
   const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
   int b = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n - 1)), n - 2);
   if (b >= a) ++b;
   heads[0] = a;
   heads[1] = b;
-}
-
-void fill_dropout(float* mask, std::size_t n, float p, Rng& rng) {
-  rng.uniform(mask, n);
-  const float keep = 1.f / (1.f - p);
-  for (std::size_t i = 0; i < n; ++i) mask[i] = mask[i] >= p ? keep : 0.f;
 }
 
 // RunningScale._percentile: linear interpolation between sorted neighbours, positions in float.
@@ -160,6 +148,7 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   dz_.resize(static_cast<std::size_t>(H1B) * L);
   dx_.resize(static_cast<std::size_t>(H1B) * std::max(L + TD + A, mc.obs_dim + TD));
   dlogits_.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
+  row_se_.resize(B);
   ce_.resize(H1B);
   lse_.resize(HB);
   gloss_.resize(HB);
@@ -215,8 +204,8 @@ void Tdmpc2Agent::draw_noise(UpdateNoise& n) {
   pick_two(mc.num_q, rng_, n.pi_heads);
   rng_.normal(n.td_eps.data(), n.td_eps.size());
   rng_.normal(n.pi_eps.data(), n.pi_eps.size());
-  fill_dropout(n.q_masks.data(), n.q_masks.size(), mc.dropout, rng_);
-  fill_dropout(n.pi_q_masks.data(), n.pi_q_masks.size(), mc.dropout, rng_);
+  rng_.dropout_mask(n.q_masks.data(), n.q_masks.size(), mc.dropout);
+  rng_.dropout_mask(n.pi_q_masks.data(), n.pi_q_masks.size(), mc.dropout);
 }
 
 UpdateInfo Tdmpc2Agent::update(ReplayBuffer& buffer) {
@@ -332,9 +321,8 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   const int* rt = row_tasks();
 
   // Multitask keeps the embedding's gradient: what the last policy loss left there (see the header).
-  std::fill(m.grads().begin(),
-            mt ? m.grads().begin() + static_cast<std::ptrdiff_t>(lay.task_emb) : m.grads().end(), 0.f);
-  std::fill(dz_.begin(), dz_.end(), 0.f);
+  kernels::fill_cpu(m.grads().data(), mt ? lay.task_emb : static_cast<std::int64_t>(m.grads().size()), 0.f);
+  kernels::fill_cpu(dz_.data(), static_cast<std::int64_t>(dz_.size()), 0.f);
 
   // Latent rollout and consistency loss.
   m.input_rows(obs, O, nullptr, rt, B, enc_cache_.input());
@@ -351,12 +339,7 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
     std::memcpy(z, c.output(), sizeof(float) * B * L);
     const float* target = next_z_.data() + static_cast<std::size_t>(t) * B * L;
     float* dz = dz_.data() + static_cast<std::size_t>(t + 1) * B * L;
-    double se = 0.0;
-    for (int i = 0; i < B * L; ++i) {
-      const float d = z[i] - target[i];
-      se += static_cast<double>(d) * d;
-      dz[i] += w * cons_scale * d;
-    }
+    const double se = consistency_step(z, target, B, L, w * cons_scale, dz, row_se_.data());
     consistency += w * static_cast<float>(se / (static_cast<double>(B) * L));
   }
   consistency /= static_cast<float>(H);
@@ -380,7 +363,7 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   for (int q = 0; q < mc.num_q; ++q) {
     MlpCache& c = q_caches_[q];
     const Mlp& head = lay.q[q];
-    std::memcpy(c.input(), rew_cache_.input(), sizeof(float) * HB * ZA);
+    kernels::copy_cpu(rew_cache_.input(), c.input(), std::int64_t{HB} * ZA);
     mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
     value_loss += soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q));
     mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());

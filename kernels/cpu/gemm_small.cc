@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
 namespace {
@@ -284,6 +285,9 @@ void gemm_pack_b_cpu(bool trans_b, int n, int k, const float* b, int ldb, float*
   LUCID_CHECK_SHAPE(n >= 0 && k >= 0 && ldb >= (trans_b ? k : n))
       << "gemm_pack_b: n=" << n << " k=" << k << " ldb=" << ldb << " trans_b=" << trans_b;
   const int panels = (n + kNr - 1) / kNr;
+  // A training step repacks every weight it reads this way once per update: split the panels
+  // over the threads when the matrix is large (each panel is written by one thread).
+#pragma omp parallel for schedule(static) if (std::int64_t{n} * k >= 8 * kParallelGrain)
   for (int pj = 0; pj < panels; ++pj) {
     float* dst = packed + static_cast<std::size_t>(pj) * kNr * k;
     const int j0 = pj * kNr, cols = std::min(kNr, n - j0);

@@ -17,6 +17,7 @@
 #include "lucid/engine/profile.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/models/tdmpc2/model_cuda.h"
 
 namespace lucid::models::tdmpc2 {
@@ -422,6 +423,7 @@ void Tdmpc2Model::policy_action_into(const Tensor& z, const Tensor& eps, const T
 void two_hot_inv_rows(const float* logits, int rows, const Tdmpc2Config& cfg, float* out) {
   const int nb = cfg.num_bins;
   const float bs = cfg.bin_size();
+#pragma omp parallel for schedule(static) if (std::int64_t{rows} * nb >= kernels::kParallelGrain)
   for (int r = 0; r < rows; ++r) {
     const float* l = logits + static_cast<std::size_t>(r) * nb;
     // Vector lanes throughout: hd::exp_poly inlines (libm's expf would keep the loop scalar) and
@@ -445,6 +447,7 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
                                float* dlogits) {
   const int nb = cfg.num_bins;
   const float bs = cfg.bin_size();
+#pragma omp parallel for schedule(static) if (std::int64_t{rows} * nb >= kernels::kParallelGrain)
   for (int r = 0; r < rows; ++r) {
     const float* l = logits + static_cast<std::size_t>(r) * nb;
     float* d = dlogits + static_cast<std::size_t>(r) * nb;
@@ -472,6 +475,7 @@ void two_hot_inv_backward_rows(const float* logits, const float* g, int rows, co
 }
 
 void concat_rows(const float* z, int L, const float* a, int A, int rows, float* dst) {
+#pragma omp parallel for schedule(static) if (std::int64_t{rows} * (L + A) >= 4 * kernels::kParallelGrain)
   for (int r = 0; r < rows; ++r) {
     std::memcpy(dst + static_cast<std::size_t>(r) * (L + A), z + static_cast<std::size_t>(r) * L,
                 sizeof(float) * L);

@@ -99,6 +99,30 @@ TEST(Rng, SingleDrawsConsumeOneBlockEach) {
   EXPECT_EQ(z, z0);
 }
 
+// The mask is the bulk uniform draw thresholded at p and scaled by 1 / (1 - p): the same blocks and
+// the same offset advance, across the size at which the draw splits over threads (2^14 blocks).
+TEST(Rng, DropoutMaskThresholdsTheUniformDraw) {
+  for (const float p : {0.01f, 0.5f}) {
+    for (const std::size_t n : {std::size_t{7}, std::size_t{200003}}) {
+      Rng a(11, 3), b(11, 3);
+      a.set_offset(5);
+      b.set_offset(5);
+      std::vector<float> u(n), mask(n);
+      a.uniform(u.data(), n);
+      b.dropout_mask(mask.data(), n, p);
+      EXPECT_EQ(a.offset(), b.offset());
+      std::size_t dropped = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(mask[i], u[i] >= p ? 1.f / (1.f - p) : 0.f) << i;
+        dropped += mask[i] == 0.f;
+      }
+      if (n > 1000) {
+        EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(n), p, 0.01);
+      }
+    }
+  }
+}
+
 // Moments of 2^20 draws: the standard errors are ~3e-4 (uniform mean) and ~1e-3 (normal mean),
 // so the tolerances below are ~5 sigma and a broken conversion fails them by orders of magnitude.
 TEST(Rng, UniformMoments) {

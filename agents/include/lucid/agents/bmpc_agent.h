@@ -152,6 +152,7 @@ class BmpcAgent final : public Agent {
   // Update buffers (rows: B = batch, HB = H * B, H1B = (H + 1) * B).
   models::tdmpc2::MlpCache enc_cache_, rew_cache_, pi_cache_;
   std::vector<models::tdmpc2::MlpCache> dyn_caches_, v_caches_;
+  std::vector<double> row_se_;  // per-row squared errors of the consistency loss (B)
   std::vector<float> next_z_, z_real_, td_, td_action_, td_r_, td_z_, zs_, dz_, dx_, dlogits_, ce_, lse_,
       gloss_;
   std::vector<float> expert_, dpi_out_, sorted_;

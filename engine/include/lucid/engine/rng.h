@@ -22,6 +22,9 @@ class Rng {
 
   void uniform(float* out, std::size_t n);  // U[0,1)
   void normal(float* out, std::size_t n);   // N(0,1)
+  // Inverted-dropout mask with drop probability p: element i is 1 / (1 - p) when the U[0,1) value
+  // uniform(out, n) would put there is >= p, else 0 (same blocks, same offset advance). One pass.
+  void dropout_mask(float* out, std::size_t n, float p);
   float uniform();
   float normal();
 
