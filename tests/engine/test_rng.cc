@@ -66,6 +66,30 @@ TEST(Rng, BulkDrawUsesBlocksFromOffset) {
   }
 }
 
+// Bulk draws of whole 16-block groups take the AVX-512 path on CPUs that have it: every element
+// must still be the one-block formula's, across group tails, partial blocks and a block index
+// whose low 32 bits wrap inside a group.
+TEST(Rng, BulkDrawsMatchTheOneBlockFormulaEverywhere) {
+  const std::uint64_t offsets[] = {0, 3, (std::uint64_t{1} << 32) - 7};
+  for (const std::uint64_t offset : offsets) {
+    for (const std::size_t n :
+         {std::size_t{63}, std::size_t{64}, std::size_t{65}, std::size_t{1000}, std::size_t{70001}}) {
+      Rng u_rng(99, 5), d_rng(99, 5);
+      u_rng.set_offset(offset);
+      d_rng.set_offset(offset);
+      std::vector<float> u(n), d(n);
+      u_rng.uniform(u.data(), n);
+      d_rng.dropout_mask(d.data(), n, 0.3f);
+      for (std::size_t i = 0; i < n; ++i) {
+        const Philox4x32 b = lucid::hd::philox_block(99, 5, offset + i / 4);
+        const float want = lucid::hd::philox_uniform(b.v[i % 4]);
+        ASSERT_EQ(u[i], want) << "offset " << offset << " n " << n << " i " << i;
+        ASSERT_EQ(d[i], want >= 0.3f ? 1.f / 0.7f : 0.f) << "offset " << offset << " n " << n << " i " << i;
+      }
+    }
+  }
+}
+
 TEST(Rng, OffsetRestoresTheSameDraws) {
   Rng a(42);
   std::vector<float> warm(5), x(100), y(100);

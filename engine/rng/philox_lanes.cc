@@ -1,0 +1,129 @@
+// 16-lane Philox4x32-10 (philox_lanes.h).
+#include "philox_lanes.h"
+
+// GCC 12 implements _mm512_mul_epu32 with an undefined pass-through operand that -Wuninitialized
+// flags wherever it is inlined; the operand is never read (all lanes are written).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+
+#include "hd/philox.h"
+
+namespace lucid::rng_detail {
+namespace {
+
+// GCC/Clang vectors for the lane arithmetic; one intrinsic (vpmuludq), which the compiler does not
+// infer from a 64-bit vector multiply of zero-extended lanes.
+using U32x16 = std::uint32_t __attribute__((vector_size(64)));
+using U64x8 = std::uint64_t __attribute__((vector_size(64)));
+using F32x16 = float __attribute__((vector_size(64)));
+
+// (hi, lo) of the 32 x 32-bit products a * m in 16 lanes: the low halves from a 32-bit multiply;
+// the high halves from vpmuludq on the even lanes and on the odd lanes shifted down (each gives
+// 8 full 64-bit products), merged back into 32-bit lanes.
+__attribute__((target("avx512f"), always_inline)) inline void mulhilo16(U32x16 a, std::uint32_t m, U32x16* hi,
+                                                                        U32x16* lo) {
+  *lo = a * m;
+  const __m512i mv = _mm512_set1_epi32(static_cast<int>(m));
+  const U64x8 a64 = __builtin_bit_cast(U64x8, a);
+  const U64x8 even = __builtin_bit_cast(U64x8, _mm512_mul_epu32(__builtin_bit_cast(__m512i, a64), mv));
+  const U64x8 odd = __builtin_bit_cast(U64x8, _mm512_mul_epu32(__builtin_bit_cast(__m512i, a64 >> 32), mv));
+  constexpr std::uint64_t kLow = 0xffffffffull;
+  const U64x8 h = (even >> 32) | (odd & ~kLow);  // each high half to its own 32-bit lane
+  *hi = __builtin_bit_cast(U32x16, h);
+}
+
+// The four words of blocks block .. block + 15, one vector per word index.
+__attribute__((target("avx512f"))) void philox16(std::uint64_t seed, std::uint64_t stream,
+                                                 std::uint64_t block, U32x16 c[4]) {
+  U32x16 c0, c1;
+  for (int l = 0; l < 16; ++l) {  // the 64-bit block index of each lane, carries included
+    const std::uint64_t b = block + static_cast<std::uint64_t>(l);
+    c0[l] = static_cast<std::uint32_t>(b);
+    c1[l] = static_cast<std::uint32_t>(b >> 32);
+  }
+  U32x16 c2 = U32x16{} + static_cast<std::uint32_t>(stream);
+  U32x16 c3 = U32x16{} + static_cast<std::uint32_t>(stream >> 32);
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += hd::kPhiloxW0;
+      k1 += hd::kPhiloxW1;
+    }
+    U32x16 hi0, lo0, hi1, lo1;
+    mulhilo16(c0, hd::kPhiloxM0, &hi0, &lo0);
+    mulhilo16(c2, hd::kPhiloxM1, &hi1, &lo1);
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+  }
+  c[0] = c0;
+  c[1] = c1;
+  c[2] = c2;
+  c[3] = c3;
+}
+
+// hd::philox_uniform on 16 lanes.
+__attribute__((target("avx512f"), always_inline)) inline F32x16 uniform16(U32x16 w) {
+  return __builtin_convertvector(w >> 8, F32x16) * 5.9604644775390625e-8f;
+}
+
+// Stream order is element 4 l + j = word j of block l: interleave the four word vectors (a 4 x 16
+// transpose) and store 64 floats.
+__attribute__((target("avx512f"), always_inline)) inline void store_interleaved(const F32x16 f[4],
+                                                                                float* out) {
+  const F32x16 a_lo =
+      __builtin_shufflevector(f[0], f[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const F32x16 a_hi =
+      __builtin_shufflevector(f[0], f[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const F32x16 b_lo =
+      __builtin_shufflevector(f[2], f[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const F32x16 b_hi =
+      __builtin_shufflevector(f[2], f[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const F32x16 o0 =
+      __builtin_shufflevector(a_lo, b_lo, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const F32x16 o1 =
+      __builtin_shufflevector(a_lo, b_lo, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  const F32x16 o2 =
+      __builtin_shufflevector(a_hi, b_hi, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const F32x16 o3 =
+      __builtin_shufflevector(a_hi, b_hi, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  __builtin_memcpy(out, &o0, sizeof(o0));
+  __builtin_memcpy(out + 16, &o1, sizeof(o1));
+  __builtin_memcpy(out + 32, &o2, sizeof(o2));
+  __builtin_memcpy(out + 48, &o3, sizeof(o3));
+}
+
+}  // namespace
+
+bool philox_lanes_available() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return ok;
+}
+
+__attribute__((target("avx512f"))) void uniform64(std::uint64_t seed, std::uint64_t stream,
+                                                  std::uint64_t block, float* out) {
+  U32x16 w[4];
+  philox16(seed, stream, block, w);
+  const F32x16 f[4] = {uniform16(w[0]), uniform16(w[1]), uniform16(w[2]), uniform16(w[3])};
+  store_interleaved(f, out);
+}
+
+__attribute__((target("avx512f"))) void dropout64(std::uint64_t seed, std::uint64_t stream,
+                                                  std::uint64_t block, float p, float keep, float* out) {
+  U32x16 w[4];
+  philox16(seed, stream, block, w);
+  F32x16 f[4];
+  for (int j = 0; j < 4; ++j) {
+    const F32x16 u = uniform16(w[j]);
+    f[j] = u >= p ? F32x16{} + keep : F32x16{};
+  }
+  store_interleaved(f, out);
+}
+
+}  // namespace lucid::rng_detail
