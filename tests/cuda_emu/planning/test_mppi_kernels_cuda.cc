@@ -1,6 +1,7 @@
 // The planning kernels (kernels/cuda/policy.cu, mppi.cu) against their CPU references under the
 // emulator with random fiber order on, over block sizes and shapes that are not multiples of 32:
-// policy_squash vs Tdmpc2Model's squash formulas, mppi_sample_actions vs Mppi's sampling loop
+// policy_squash vs Tdmpc2Model's squash formulas (and its backward vs finite differences),
+// mppi_sample_actions vs Mppi's sampling loop
 // (noise order, clamp, a step stride wider than the batch), mppi_accumulate's three modes
 // (nan_to_num included), and mppi_elite_refit vs partial_sort + elite_refit (planners/sampling),
 // with tied values to pin the tie order.
@@ -58,6 +59,53 @@ TEST_F(PlanningKernels, PolicySquashMatchesTheCpuFormulas) {
       EXPECT_TRUE(all_close(d_act.download().data(), act.data(), mean.size(), 1e-6, 1e-5));
       EXPECT_TRUE(all_close(d_act0.download().data(), act0.data(), mean.size(), 1e-6, 1e-5));
     }
+}
+
+// The squash backward against Tdmpc2ActionGradient's CPU formulas (with and without noise, with
+// a multitask action mask), and against central differences of the forward in double.
+TEST_F(PlanningKernels, PolicySquashBackwardMatchesTheCpuFormulasAndFiniteDifferences) {
+  const float ls_min = -3.f, ls_max = 1.f, dif = ls_max - ls_min;
+  for (int threads : {32, 96})
+    for (auto [rows, A] : {std::pair{1, 1}, std::pair{7, 3}, std::pair{45, 6}})
+      for (bool noisy : {true, false})
+        for (bool masked : {false, true}) {
+          cuda::ScopedBlockThreads block(threads);
+          const auto raw = random_vector(static_cast<std::size_t>(rows) * 2 * A, 11, -1.5f, 1.5f);
+          const auto bias = random_vector(2 * static_cast<std::size_t>(A), 12, -0.3f, 0.3f);
+          const auto eps = random_vector(static_cast<std::size_t>(rows) * A, 13, -2.f, 2.f);
+          const auto g_act = random_vector(static_cast<std::size_t>(rows) * A, 14);
+          std::vector<float> mask(A, 1.f);
+          if (masked) mask[A - 1] = 0.f;
+          // Forward in double: a(o) = tanh(mu + eps exp(ls(o))), for the reference and the check.
+          auto act = [&](const std::vector<double>& o, int r, int j) {
+            const double mu = o[r * 2 * A + j];
+            const double ls = ls_min + 0.5 * dif * (std::tanh(o[r * 2 * A + A + j]) + 1.0);
+            return std::tanh(noisy ? mu + eps[r * A + j] * std::exp(ls) : mu);
+          };
+          std::vector<double> o(raw.size());
+          for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < 2 * A; ++c) o[r * 2 * A + c] = double{raw[r * 2 * A + c]} + bias[c];
+          std::vector<float> a(static_cast<std::size_t>(rows) * A), want(raw.size());
+          for (int r = 0; r < rows; ++r)
+            for (int j = 0; j < A; ++j) {
+              a[r * A + j] = static_cast<float>(act(o, r, j));
+              for (int half = 0; half < 2; ++half) {  // d a / d o by central differences
+                const int c = half * A + j;
+                std::vector<double> hi = o, lo = o;
+                hi[r * 2 * A + c] += 1e-6;
+                lo[r * 2 * A + c] -= 1e-6;
+                const double d = (act(hi, r, j) - act(lo, r, j)) / 2e-6;
+                want[r * 2 * A + c] = mask[j] == 0.f ? 0.f : static_cast<float>(g_act[r * A + j] * d);
+              }
+            }
+          DeviceBuffer<float> d_raw(raw), d_bias(bias), d_eps(eps), d_a(a), d_g(g_act), d_mask(mask),
+              d_out(raw.size());
+          kernels::policy_squash_backward_cuda(d_raw.get(), d_bias.get(), noisy ? d_eps.get() : nullptr,
+                                               d_a.get(), d_g.get(), masked ? d_mask.get() : nullptr,
+                                               d_out.get(), rows, A, ls_min, ls_max, nullptr);
+          EXPECT_TRUE(all_close(d_out.download().data(), want.data(), want.size(), 1e-4, 1e-4))
+              << rows << " x " << A << " noisy " << noisy << " masked " << masked;
+        }
 }
 
 TEST_F(PlanningKernels, SampleActionsInTheCpuNoiseOrder) {
