@@ -25,6 +25,7 @@
 #include "lucid/kernels/cuda/q_head.h"
 #include "lucid/kernels/cuda/random.h"
 #include "lucid/kernels/cuda/reduce.h"
+#include "lucid/kernels/cuda/rollout.h"
 #include "lucid/kernels/cuda/softmax.h"
 #include "lucid/kernels/cuda/stream.h"
 
@@ -46,7 +47,8 @@
   X(gru_torch_forward) X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) /* gru */        \
   X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */         \
   X(q_head_decode_forward) X(policy_squash) X(philox_normal)   /* TD-MPC2 inference, MPPI */      \
-  X(policy_squash_backward)                                    /* gradient planners */            \
+  X(policy_squash_backward) X(rollout_accumulate) X(ensemble_uncertainty) /* gradient planners */ \
+  X(accumulate_rows)                                                                               \
   X(mppi_sample_actions) X(mppi_accumulate) X(mppi_elite_refit)                                    \
   X(graph_capture_begin) X(graph_capture_end) X(graph_launch) X(graph_destroy) /* graph */
 // clang-format on
