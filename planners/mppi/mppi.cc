@@ -125,7 +125,6 @@ void Mppi::make_views(int batch, int threads) {
       v_.valued.push_back(make_chunk(lo, hi));
     }
   }
-  view_slices_ = threads;
   view_batch_ = batch;
   view_threads_ = threads;
 }
@@ -173,7 +172,7 @@ void Mppi::terminal_value(const models::WorldModel& model, const Chunk& c, std::
 
 void Mppi::estimate_value(const models::WorldModel& model, int batch, Rng& rng) {
   const int S = cfg_.num_samples, P = cfg_.num_pi_trajs;
-  const int threads = view_slices_;
+  const int threads = view_threads_;  // the slices make_views cut
   rng.normal(v_.term_eps.data(), static_cast<std::size_t>(v_.term_eps.numel()));
   int heads[2], n_heads = 0;
   pick_two(model.num_values(), rng, heads, &n_heads);

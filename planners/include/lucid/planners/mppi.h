@@ -116,7 +116,6 @@ class Mppi final : public Planner {
     // no thread waits for another's rollout within an iteration.
     std::vector<Chunk> rolled, valued;
   } v_;
-  int view_slices_ = 1;  // threads the views are split for
 
   std::vector<float> value_;                   // rows
   std::vector<float> pi_return_;               // max_batch * P: the policy rows' reward sums
