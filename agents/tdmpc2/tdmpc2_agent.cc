@@ -72,7 +72,6 @@ std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Model& m, float
   return g;
 }
 
-// dz[r] += dx[r, :L] for rows of a (rows, width) input gradient.
 void pick_two(int n, Rng& rng, int* heads) {
   const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
   int b = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n - 1)), n - 2);
@@ -321,7 +320,7 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   const int* rt = row_tasks();
 
   // Multitask keeps the embedding's gradient: what the last policy loss left there (see the header).
-  kernels::fill_cpu(m.grads().data(), mt ? lay.task_emb : static_cast<std::int64_t>(m.grads().size()), 0.f);
+  kernels::fill_cpu(m.grads().data(), static_cast<std::int64_t>(mt ? lay.task_emb : m.grads().size()), 0.f);
   kernels::fill_cpu(dz_.data(), static_cast<std::int64_t>(dz_.size()), 0.f);
 
   // Latent rollout and consistency loss.
