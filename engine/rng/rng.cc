@@ -14,7 +14,7 @@ namespace {
 
 // Below this many blocks the fork/join costs more than it saves.
 constexpr std::int64_t kParallelBlocks = 1 << 14;
-constexpr std::int64_t kLaneBlocks = 16;  // blocks per philox16 call
+constexpr std::int64_t kLaneBlocks = 16;  // blocks per uniform64 / dropout64 call
 
 std::uint64_t blocks_for(std::size_t n) { return (static_cast<std::uint64_t>(n) + 3) / 4; }
 
