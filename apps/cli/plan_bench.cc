@@ -19,12 +19,13 @@
 // row per Linear, a backward GEMM costing the same as its forward) and gflops = gflop_per_call / median. A
 // table by default, one JSON object per line with format=json.
 //
-// device=cuda (planner=mppi, agent=tdmpc2; a binary that links a CUDA backend: `lucid` on a
+// device=cuda (planner=mppi or dream-mpc, agent=tdmpc2; a binary that links a CUDA backend: `lucid` on a
 // LUCID_CUDA build, `lucid_emu` on an emulator build): the observation and the model's queries go
 // to the device (models/tdmpc2/model_cuda.h, planners/mppi/mppi_cuda.cc) and each result adds
 // device, backend, launches_per_call (kernels launched from the host, cuBLAS calls included),
 // graph_launches_per_call and graph_kernels_per_call (CUDA-graph launches and the kernels they
-// replay; MPPI replays each iteration's sampling + rollout as a graph), all on lucid's compute
+// replay; MPPI replays each iteration's sampling + rollout as a graph, Dream-MPC the whole call
+// as one, planners/dream_mpc/dream_mpc_cuda.cc), all on lucid's compute
 // stream and averaged over the timed calls, mlp_layers_per_call (MLP layer evaluations one call
 // makes, each batched call of a layer counted once) and launches_per_mlp_layer = every kernel the
 // GPU runs for the call (host-launched + graph-replayed; epilogues, noise and sums included) per
@@ -159,6 +160,18 @@ double mppi_layers_per_call(const planners::PlannerConfig& pc, const models::tdm
   return n(lay.encoder) + pi_rows + I * (H * step + n(lay.pi) + std::min(num_q, 2) * n(lay.q.front()));
 }
 
+// MLP layer evaluations of one device Dream-MPC call for one observation (dream_mpc_cuda.cc):
+// encode, the prior's H policy and H - 1 dynamics steps, then per iteration the rollout's H
+// reward + dynamics steps, the terminal pi and every Q head (on the device all heads run: the
+// pair is drawn at replay time), each forward and again in the input-only backward.
+double dream_layers_per_call(const planners::PlannerConfig& pc, const models::tdmpc2::Tdmpc2Layout& lay,
+                             int num_q) {
+  auto n = [](const models::tdmpc2::Mlp& m) { return static_cast<double>(m.layers().size()); };
+  const double H = pc.horizon, I = pc.iterations + (pc.action_dim >= 20 ? 2 : 0);
+  const double path = H * (n(lay.reward) + n(lay.dynamics)) + n(lay.pi) + num_q * n(lay.q.front());
+  return n(lay.encoder) + H * n(lay.pi) + (H - 1) * n(lay.dynamics) + I * 2 * path;
+}
+
 double process_cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -215,8 +228,9 @@ int cmd_plan_bench(const Config& config) {
   if (on_device) {
     LUCID_CHECK_AS(agent == "tdmpc2", ConfigError) << "plan-bench device=cuda: agent must be tdmpc2";
     for (const std::string& name : split_names(config.get_string("planner")))
-      LUCID_CHECK_AS(name == "mppi", ConfigError)
-          << "plan-bench device=cuda: planner " << name << " runs on the CPU only (mppi runs on the device)";
+      LUCID_CHECK_AS(name == "mppi" || name == "dream-mpc", ConfigError)
+          << "plan-bench device=cuda: planner " << name
+          << " runs on the CPU only (mppi and dream-mpc run on the device)";
   }
   const CudaHooks* hooks = on_device ? cuda_hooks() : nullptr;
   // Kernel and graph launches on the compute stream so far; false when they cannot be counted.
@@ -262,10 +276,11 @@ int cmd_plan_bench(const Config& config) {
       r.graph_launches = static_cast<double>(g1 - g0) / calls;
       r.graph_kernels = static_cast<double>(gk1 - gk0) / calls;
     }
-    if (on_device)
-      r.mlp_layers = mppi_layers_per_call(
-          pc, std::as_const(dynamic_cast<const models::tdmpc2::Tdmpc2Model&>(model)).layout(),
-          model.num_values());
+    if (on_device) {
+      const auto& layout = std::as_const(dynamic_cast<const models::tdmpc2::Tdmpc2Model&>(model)).layout();
+      r.mlp_layers = name == "mppi" ? mppi_layers_per_call(pc, layout, model.num_values())
+                                    : dream_layers_per_call(pc, layout, model.num_values());
+    }
     std::sort(ms.begin(), ms.end());
     r.planner = name;
     r.median_ms = median(ms);

@@ -102,6 +102,25 @@ __global__ void q_decode_backward_kernel(const float* logits, const float* bias,
   }
 }
 
+// One head's decode backward with a run-time weight: g_logits = scale * (*weight) * d value / d
+// logits (weight null: 1). The gradient planners' reward (weight null, scale gamma^t) and each
+// terminal Q head (weight = that head's share of the terminal mean, 0 for heads not drawn).
+__global__ void q_decode_scaled_backward_kernel(const float* logits, const float* bias, const float* weight,
+                                                float scale, float* g_logits, std::int64_t rows, int bins,
+                                                float vmin, float step) {
+  const std::int64_t row = std::int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const float* l = logits + row * bins;
+  const Decoded d = decode_row(l, bias, bins, vmin, step, lane);
+  const float gm = scale * (weight ? *weight : 1.f) * hd::symexp_grad(d.mean);
+  float* g = g_logits + row * bins;
+  for (int k = lane; k < bins; k += 32) {
+    const float p = expf(biased(l, bias, k) - d.lse);
+    g[k] = gm * p * (vmin + step * static_cast<float>(k) - d.mean);
+  }
+}
+
 void check_args(std::int64_t members, std::int64_t rows, int bins, int head_a, int head_b) {
   LUCID_CHECK_SHAPE(members >= 1 && rows >= 0 && bins >= 2)
       << "q_head_decode: members=" << members << " rows=" << rows << " bins=" << bins;
@@ -133,6 +152,18 @@ void q_head_decode_backward_cuda(const float* logits, const float* bias, const f
   LUCID_LAUNCH(q_decode_backward_kernel, cuda::blocks_for(static_cast<std::size_t>(rows), threads / 32),
                threads, 0, stream, logits, bias, g_out, g_logits, members, rows, bins, vmin,
                (vmax - vmin) / static_cast<float>(bins - 1), head_a, head_b, combine);
+}
+
+void q_head_decode_scaled_backward_cuda(const float* logits, const float* bias, const float* weight,
+                                        float scale, float* g_logits, std::int64_t rows, int bins, float vmin,
+                                        float vmax, cuda::StreamHandle stream) {
+  check_args(1, rows, bins, 0, 0);
+  if (rows == 0) return;
+  LUCID_NVTX_RANGE("kernels/q_head_decode_scaled_backward");
+  const int threads = cuda::block_threads(128);
+  LUCID_LAUNCH(q_decode_scaled_backward_kernel,
+               cuda::blocks_for(static_cast<std::size_t>(rows), threads / 32), threads, 0, stream, logits,
+               bias, weight, scale, g_logits, rows, bins, vmin, (vmax - vmin) / static_cast<float>(bins - 1));
 }
 
 }  // namespace lucid::kernels

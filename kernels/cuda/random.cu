@@ -23,8 +23,9 @@ unsigned grid_for(std::uint64_t blocks, int threads) {
 
 template <bool kNormal>
 __global__ void philox_kernel(float* out, std::size_t n, std::uint64_t seed, std::uint64_t stream_id,
-                              std::uint64_t offset) {
+                              std::uint64_t offset, const std::uint64_t* offset_at) {
   const std::uint64_t blocks = philox_blocks(n);
+  if (offset_at) offset = *offset_at;  // read at run time: a CUDA graph replays with new offsets
   for (std::uint64_t b = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; b < blocks;
        b += std::uint64_t{gridDim.x} * blockDim.x) {
     const hd::Philox4x32 r = hd::philox_block(seed, stream_id, offset + b);
@@ -82,7 +83,8 @@ void philox_uniform_cuda(float* out, std::size_t n, std::uint64_t seed, std::uin
   if (n == 0) return;
   const int threads = cuda::block_threads(kThreads);
   auto* k = &philox_kernel<false>;
-  LUCID_LAUNCH(k, grid_for(philox_blocks(n), threads), threads, 0, stream, out, n, seed, stream_id, offset);
+  LUCID_LAUNCH(k, grid_for(philox_blocks(n), threads), threads, 0, stream, out, n, seed, stream_id, offset,
+               static_cast<const std::uint64_t*>(nullptr));
 }
 
 void philox_normal_cuda(float* out, std::size_t n, std::uint64_t seed, std::uint64_t stream_id,
@@ -90,7 +92,18 @@ void philox_normal_cuda(float* out, std::size_t n, std::uint64_t seed, std::uint
   if (n == 0) return;
   const int threads = cuda::block_threads(kThreads);
   auto* k = &philox_kernel<true>;
-  LUCID_LAUNCH(k, grid_for(philox_blocks(n), threads), threads, 0, stream, out, n, seed, stream_id, offset);
+  LUCID_LAUNCH(k, grid_for(philox_blocks(n), threads), threads, 0, stream, out, n, seed, stream_id, offset,
+               static_cast<const std::uint64_t*>(nullptr));
+}
+
+void philox_normal_at_cuda(float* out, std::size_t n, std::uint64_t seed, std::uint64_t stream_id,
+                           const std::uint64_t* offset, cuda::StreamHandle stream) {
+  LUCID_CHECK(offset != nullptr) << "philox_normal_at: the device offset is required";
+  if (n == 0) return;
+  const int threads = cuda::block_threads(kThreads);
+  auto* k = &philox_kernel<true>;
+  LUCID_LAUNCH(k, grid_for(philox_blocks(n), threads), threads, 0, stream, out, n, seed, stream_id,
+               std::uint64_t{0}, offset);
 }
 
 void dropout_forward_cuda(const float* x, float* y, std::uint8_t* mask, std::size_t n, float p,

@@ -1,6 +1,7 @@
 // Rollout-objective epilogues of the device action gradient. Contract: lucid/kernels/cuda/rollout.h.
 //
-// Launch shapes: one thread per element (rollout_accumulate), per row (ensemble_uncertainty: a
+// Launch shapes: one thread per element (rollout_accumulate), per row (ensemble_uncertainty and
+// head_weighted_accumulate; ensemble_uncertainty: a
 // row's H + 1 entries are subtracted in order, as the CPU loop does, so the sum is the CPU's), and
 // a 2-D grid over width x rows (accumulate_rows, as copy_rows in copy.cu). Planning batches are a
 // handful of rows: what matters is one launch per step, not occupancy.
@@ -42,6 +43,16 @@ __global__ void ensemble_uncertainty_kernel(const float* values, int members, st
   value[r] = v;
 }
 
+__global__ void head_weighted_accumulate_kernel(const float* values, std::int64_t ld, int members,
+                                                const float* weight, float scale, float* value,
+                                                std::int64_t rows) {
+  const std::int64_t r = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  float v = value[r];
+  for (int k = 0; k < members; ++k) v += (scale * weight[k]) * values[k * ld + r];
+  value[r] = v;
+}
+
 __global__ void accumulate_rows_kernel(const float* src, std::int64_t src_ld, float* dst, std::int64_t dst_ld,
                                        std::int64_t rows, std::int64_t width) {
   const std::int64_t c = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
@@ -70,6 +81,18 @@ void ensemble_uncertainty_cuda(const float* values, int members, std::int64_t n,
   const int threads = cuda::block_threads(128);
   LUCID_LAUNCH(ensemble_uncertainty_kernel, cuda::blocks_for(static_cast<std::size_t>(rows), threads),
                threads, 0, stream, values, members, n, rows, coef, value);
+}
+
+void head_weighted_accumulate_cuda(const float* values, std::int64_t ld, int members, const float* weight,
+                                   float scale, float* value, std::int64_t rows, cuda::StreamHandle stream) {
+  LUCID_CHECK_SHAPE(members >= 1 && rows >= 0 && ld >= rows && weight)
+      << "head_weighted_accumulate: " << members << " members, rows " << rows << ", ld " << ld
+      << " (ld >= rows and the weights are required)";
+  if (rows == 0) return;
+  LUCID_NVTX_RANGE("kernels/head_weighted_accumulate");
+  const int threads = cuda::block_threads(128);
+  LUCID_LAUNCH(head_weighted_accumulate_kernel, cuda::blocks_for(static_cast<std::size_t>(rows), threads),
+               threads, 0, stream, values, ld, members, weight, scale, value, rows);
 }
 
 void accumulate_rows_cuda(const float* src, std::int64_t src_ld, float* dst, std::int64_t dst_ld,

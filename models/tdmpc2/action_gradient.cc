@@ -417,6 +417,8 @@ void Tdmpc2ActionGradient::evaluate(const float* z0, const float* actions, int r
   LUCID_CHECK(rows >= 1 && rows <= max_rows_ && H >= 1 && H <= max_horizon_)
       << "action gradient: " << rows << " rows x horizon " << H << " exceeds reserve(" << max_rows_ << ", "
       << max_horizon_ << ")";
+  LUCID_CHECK(obj.head_weights == nullptr)
+      << "action gradient: head_weights is for device implementations; the CPU takes `heads`";
   int all_heads[64];
   std::span<const int> heads = obj.heads;
   if (heads.empty()) {

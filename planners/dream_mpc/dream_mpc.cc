@@ -44,6 +44,7 @@ void DreamMpc::allocate(int max_batch) {
   term_eps_.assign(static_cast<std::size_t>(rows) * A, 0.f);
   grad_model_ = nullptr;
   grad_.reset();
+  dev_ = DeviceState{};
   view_batch_ = -1;
   warm_ = false;
 }
@@ -69,6 +70,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   LUCID_CHECK_SHAPE(model.action_dim() == cfg_.action_dim && model.latent_dim() == cfg_.latent_dim)
       << "dream-mpc: configured for action " << cfg_.action_dim << " / latent " << cfg_.latent_dim
       << ", model has " << model.action_dim() << " / " << model.latent_dim();
+  if (obs.device() == Device::kCuda) return plan_cuda(model, obs, rng);
   const int B = static_cast<int>(batch64);
   const int H = cfg_.horizon, A = cfg_.action_dim, L = cfg_.latent_dim, N = cfg_.num_pi_trajs;
   const int rows = B * N;

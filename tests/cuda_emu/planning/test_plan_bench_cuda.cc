@@ -1,7 +1,8 @@
 // `lucid_emu plan-bench device=cuda`: the CLI on the emulated device reports the kernel launches
 // of an MPPI call (launches_per_call, graph_launches_per_call, graph_kernels_per_call,
 // launches_per_mlp_layer), replays one graph per iteration and keeps to the budget of
-// <= 3 kernels per MLP layer; planners that run on the CPU only are refused with exit code 2
+// <= 3 kernels per MLP layer; Dream-MPC replays a whole call as one graph; planners that run on
+// the CPU only are refused with exit code 2
 // rather than run on the host. Runs the real binary (LUCID_EMU_EXE) on a tiny MPPI (32 samples,
 // 2 iterations) of the 1M model.
 #include <gtest/gtest.h>
@@ -57,10 +58,25 @@ TEST(PlanBenchCuda, ReportsLaunchCountsWithinTheBudget) {
   EXPECT_DOUBLE_EQ(j.at("launches_per_mlp_layer").get<double>(), (launches + graph_kernels) / layers);
 }
 
+TEST(PlanBenchCuda, DreamMpcIsOneGraphLaunchPerCall) {
+  const CliRun r = run(
+      "plan-bench planner=dream-mpc device=cuda format=json model_size=1 obs_dim=5 action_dim=2 horizon=3 "
+      "num_pi_trajs=5 iterations=1 calls=2 warmup=3 threads=1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j.at("planner"), "dream-mpc");
+  // After the warm-up (cold call, warm call, capture) the whole call replays as one graph.
+  EXPECT_EQ(j.at("launches_per_call").get<double>(), 0.0);
+  EXPECT_EQ(j.at("graph_launches_per_call").get<double>(), 1.0);
+  // 1M model, 2 Q heads: encode 2 + prior 3 x 3 + 2 x 3 + one iteration x 2 x (3 x 6 + 3 + 2 x 3) = 71.
+  EXPECT_EQ(j.at("mlp_layers_per_call").get<double>(), 71.0);
+  EXPECT_GT(j.at("graph_kernels_per_call").get<double>(), 71.0);
+}
+
 TEST(PlanBenchCuda, CpuOnlyPlannersAndSubcommandsAreRefused) {
-  const CliRun r = run(std::string("plan-bench planner=dream-mpc device=cuda ") + kSmall);
+  const CliRun r = run(std::string("plan-bench planner=cem device=cuda ") + kSmall);
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("dream-mpc"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cem"), std::string::npos) << r.output;
   const CliRun e = run("eval task=cartpole-balance agent=random episodes=1 device=cuda");
   EXPECT_EQ(e.status, 2) << e.output;
   EXPECT_NE(e.output.find("device=cuda"), std::string::npos) << e.output;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "lucid/kernels/cuda/copy.h"
+#include "lucid/kernels/cuda/dream_mpc.h"
 #include "lucid/kernels/cuda/elementwise.h"
 #include "lucid/kernels/cuda/gemm.h"
 #include "lucid/kernels/cuda/graph.h"
@@ -48,7 +49,8 @@
   X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */         \
   X(q_head_decode_forward) X(policy_squash) X(philox_normal)   /* TD-MPC2 inference, MPPI */      \
   X(policy_squash_backward) X(rollout_accumulate) X(ensemble_uncertainty) /* gradient planners */ \
-  X(accumulate_rows)                                                                               \
+  X(accumulate_rows) X(head_weighted_accumulate) X(q_head_decode_scaled_backward)                  \
+  X(philox_normal_at) X(dream_warm_start) X(dream_clip_ascend) X(dream_select)                     \
   X(mppi_sample_actions) X(mppi_accumulate) X(mppi_elite_refit)                                    \
   X(graph_capture_begin) X(graph_capture_end) X(graph_launch) X(graph_destroy) /* graph */
 // clang-format on

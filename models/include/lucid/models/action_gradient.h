@@ -33,6 +33,10 @@ struct RolloutObjective {
   std::span<const int> heads;           // terminal value heads (empty: all)
   const float* terminal_eps = nullptr;  // (rows, action_dim) policy noise at z_H, or nullptr
   float uncertainty_coef = 0.f;         // lambda; 0 skips the ensemble pass entirely
+  // Device implementations only: the terminal mean's weight of every head (num_values floats in
+  // device memory, read when the kernels run, so a captured CUDA graph sees a new head pair);
+  // when set, `heads` is ignored. The CPU implementations reject it.
+  const float* head_weights = nullptr;
 };
 
 class ActionGradient {

@@ -17,6 +17,15 @@
 //
 // Buffers: everything is sized in allocate(); the model's ActionGradient is made and reserved on
 // the first plan() call with that model, after which plan() allocates nothing.
+//
+// On the CUDA device (obs on Device::kCuda, a single-task TD-MPC2 model; dream_mpc_cuda.cc) the
+// whole call is device work: encode, the prior rollout, the warm start, the iterations through
+// Tdmpc2ActionGradientCuda, clip-and-ascend and the selection. The host only walks the Rng in the
+// CPU path's order (the head pairs, and the block offsets of every bulk normal draw, which the
+// device draws at those offsets: the same numbers as on the CPU) and uploads those offsets and
+// the head weights; with CUDA graphs on, the rest is one captured graph per (batch, warm start),
+// replayed from the call after its first: one graph launch and two small uploads per call.
+// The returned action and the stored candidates stay on the device.
 #pragma once
 
 #include <memory>
@@ -43,9 +52,14 @@ class DreamMpc final : public Planner {
   const std::vector<float>& values() const { return value_; }
   // Candidates at the start of the last call's optimisation (after the warm-start blend).
   const std::vector<float>& initial_candidates() const { return init_; }
+  // CUDA graphs for device plans (default on); off: every launch issued directly.
+  void set_cuda_graphs(bool on) { cuda_graphs_ = on; }
+  // The device path's stored candidates, (H, B * N, A) on the device (undefined before a device plan).
+  const Tensor& device_candidates() const { return dev_.stored; }
 
  private:
   void make_views(int batch);
+  Tensor plan_cuda(const models::WorldModel& model, const Tensor& obs, Rng& rng);
 
   PlannerConfig cfg_;
   int max_batch_ = 0, view_batch_ = -1;
@@ -59,6 +73,21 @@ class DreamMpc final : public Planner {
   } v_;
   std::vector<float> actions_, grad_buf_, stored_, init_, prior_, prior_eps_;  // (H, B * N, A)
   std::vector<float> value_, term_eps_;                                        // B * N; B * N * A
+
+  // Device state (dream_mpc_cuda.cc); every tensor on Device::kCuda, sized for max_batch.
+  struct DeviceState {
+    std::unique_ptr<models::ActionGradient> grad;
+    const models::WorldModel* model = nullptr;
+    int batch = -1;
+    Tensor obs, z0, z_rows, out;  // max_batch x obs_dim / L; max_batch * N x L; max_batch x A
+    Tensor actions, grad_buf, stored, init, prior, prior_eps;  // (H, max_batch * N, A)
+    Tensor value, term_draw, term_eps;               // max_batch * N; iters x max_batch x A; iters x rows x A
+    Tensor head_w, offsets;                          // iters x num_q; the draws' Philox offsets (uint64 bits)
+    std::vector<std::shared_ptr<void>> graphs;       // per (batch, warm): [2 * batch + warm]
+    std::vector<char> warmed;                        // that key ran once uncaptured
+    std::uint64_t graph_seed = 0, graph_stream = 0;  // the Rng the graphs were captured for
+  } dev_;
+  bool cuda_graphs_ = true;
 };
 
 }  // namespace lucid::planners

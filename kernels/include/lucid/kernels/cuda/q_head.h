@@ -10,7 +10,11 @@
 // Forward writes values and out with `=`. Backward writes g_logits (members x rows x bins, the
 // gradient w.r.t. logits + bias) with `=` — zero for heads that do not reach out; min sends the
 // gradient to the smaller head (head_a on ties). dbias is the column sum of g_logits
-// (reduce_leading_sum_cuda per member). All pointers are device pointers.
+// (reduce_leading_sum_cuda per member).
+// Scaled backward (one head, rows x bins): g_logits = scale * w * d value / d (logits + bias), w =
+// *weight read when the kernel runs (null: 1), so a captured graph replays with new weights —
+// the gradient planners' terminal heads, whose random pair changes every iteration.
+// All pointers are device pointers.
 #pragma once
 
 #include <cstdint>
@@ -27,5 +31,8 @@ void q_head_decode_forward_cuda(const float* logits, const float* bias, float* v
 void q_head_decode_backward_cuda(const float* logits, const float* bias, const float* g_out, float* g_logits,
                                  std::int64_t members, std::int64_t rows, int bins, float vmin, float vmax,
                                  int head_a, int head_b, QCombine combine, cuda::StreamHandle stream);
+void q_head_decode_scaled_backward_cuda(const float* logits, const float* bias, const float* weight,
+                                        float scale, float* g_logits, std::int64_t rows, int bins, float vmin,
+                                        float vmax, cuda::StreamHandle stream);
 
 }  // namespace lucid::kernels

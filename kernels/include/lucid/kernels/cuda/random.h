@@ -28,6 +28,10 @@ void philox_uniform_cuda(float* out, std::size_t n, std::uint64_t seed, std::uin
                          std::uint64_t offset, cuda::StreamHandle stream);
 void philox_normal_cuda(float* out, std::size_t n, std::uint64_t seed, std::uint64_t stream_id,
                         std::uint64_t offset, cuda::StreamHandle stream);
+// The same draw with the block offset read from device memory (*offset) when the kernel runs, so
+// a captured CUDA graph draws fresh numbers at each replay (Dream-MPC's plan graph).
+void philox_normal_at_cuda(float* out, std::size_t n, std::uint64_t seed, std::uint64_t stream_id,
+                           const std::uint64_t* offset, cuda::StreamHandle stream);
 
 void dropout_forward_cuda(const float* x, float* y, std::uint8_t* mask, std::size_t n, float p,
                           std::uint64_t seed, std::uint64_t stream_id, std::uint64_t offset,

@@ -49,6 +49,8 @@ class Tdmpc2Cuda {
   // Re-uploads params and target Q when model.weights_version() moved since the last upload.
   void sync(const Tdmpc2Model& model);
   std::uint64_t uploaded_version() const { return version_; }
+  // The device copy of the parameter arena (fixed address for the twin's lifetime).
+  const float* params() const { return params_.data(); }
 
   void encode(const float* obs, int rows, float* z);
   void next(const float* z, const float* a, int rows, float* z_next);
