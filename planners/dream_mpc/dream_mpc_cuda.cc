@@ -12,6 +12,7 @@
 // H + B draws, the warm start, the terminal noise broadcast, clip-and-ascend and the selection.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "lucid/engine/cuda_launchers.h"
@@ -99,7 +100,10 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
 
   const bool warm = warm_;
   const CudaLaunchers& k = cuda_launchers();
+  // The ranges inside `body` show on uncaptured calls (and at capture); a replay is one
+  // `plan/device_call` range around one graph launch.
   auto body = [&] {
+    std::optional<ProfileRange> prior_range(std::in_place, "plan/prior_rollout");
     const auto* off = reinterpret_cast<const std::uint64_t*>(d.offsets.data());
     model.encode_into(d.obs.view_rows(0, B), d.z0.view_rows(0, B));
     k.expand(d.z0.data(), kernels::Dims4{{1, B, 1, L}}, d.z_rows.data(), kernels::Dims4{{1, B, N, L}}, 1.f,
@@ -109,12 +113,14 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
     d.grad->policy_rollout(d.z_rows.data(), d.prior_eps.data(), rows, H, d.prior.data());
     k.dream_warm_start(d.prior.data(), d.stored.data(), d.actions.data(), d.init.data(), H, rows, A,
                        cfg_.action_reusage_coefficient, warm, k.stream);
+    prior_range.reset();
     models::RolloutObjective obj;
     obj.horizon = H;
     obj.discount = cfg_.discount;
     obj.terminal_value = true;
     obj.uncertainty_coef = cfg_.regularization_coefficient;
     for (int it = 0; it < iters; ++it) {
+      const ProfileRange iteration_range("plan/iteration");
       float* draw = d.term_draw.data() + static_cast<std::size_t>(it) * B * A;
       float* eps = d.term_eps.data() + static_cast<std::size_t>(it) * step;
       for (int b = 0; b < B; ++b)
@@ -128,10 +134,11 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
       k.dream_clip_ascend(d.grad_buf.data(), d.actions.data(), H, B, N, A, cfg_.grad_clip_norm, cfg_.mpc_lr,
                           k.stream);
     }
+    const ProfileRange select_range("plan/select");
     k.dream_select(d.value.data(), d.actions.data(), d.out.data(), d.stored.data(), H, B, N, A, k.stream);
   };
 
-  const ProfileRange range("plan/device");
+  const ProfileRange range("plan/device_call");
   const std::size_t key = 2 * static_cast<std::size_t>(B) + (warm ? 1 : 0);
   std::shared_ptr<void>& graph = d.graphs[key];
   if (!cuda_graphs_ || (!graph && !d.warmed[key])) {
