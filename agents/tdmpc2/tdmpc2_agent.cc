@@ -61,9 +61,9 @@ std::vector<float> task_discounts(const Tdmpc2AgentConfig& c) {
   return d;
 }
 
-// Model optimizer: encoder at lr x enc_lr_scale; dynamics, reward and Q heads (contiguous) at lr;
-// the task embedding (multitask) at lr.
-std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Model& m, float enc_lr_scale) {
+}  // namespace
+
+std::vector<ParamGroup> tdmpc2_model_groups(const models::tdmpc2::Tdmpc2Model& m, float enc_lr_scale) {
   const models::tdmpc2::Tdmpc2Layout& l = m.layout();
   std::vector<ParamGroup> g = {{l.encoder.begin(), l.encoder.size(), enc_lr_scale},
                                {l.dynamics.begin(), l.q_end() - l.dynamics.begin(), 1.f}};
@@ -71,6 +71,8 @@ std::vector<ParamGroup> model_groups(const models::tdmpc2::Tdmpc2Model& m, float
     g.push_back({l.task_emb, static_cast<std::size_t>(m.config().num_tasks) * m.config().task_dim, 1.f});
   return g;
 }
+
+namespace {
 
 void pick_two(int n, Rng& rng, int* heads) {
   const int a = std::min(static_cast<int>(rng.uniform() * static_cast<float>(n)), n - 1);
@@ -102,7 +104,8 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
     : cfg_(config),
       discounts_(task_discounts(config)),
       model_(std::make_unique<models::tdmpc2::Tdmpc2Model>(model_config(config))),
-      optim_(model_->params().size(), model_groups(*model_, config.enc_lr_scale), AdamOptions{config.lr}),
+      optim_(model_->params().size(), tdmpc2_model_groups(*model_, config.enc_lr_scale),
+             AdamOptions{config.lr}),
       pi_optim_(model_->params().size(), {{model_->layout().pi.begin(), model_->layout().pi.size(), 1.f}},
                 AdamOptions{config.lr, 0.9f, 0.999f, 1e-5f}),
       rng_(config.seed, 0) {

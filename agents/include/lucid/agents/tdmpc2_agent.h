@@ -75,6 +75,10 @@ struct Tdmpc2AgentConfig {
 // TD-MPC2's discount heuristic: frac = episode_length / 5, clip((frac - 1) / frac, 0.95, 0.995).
 float tdmpc2_discount(int episode_length);
 
+// The model optimizer's parameter groups: encoder at lr x enc_lr_scale; dynamics, reward and Q
+// heads (contiguous) at lr; the task embedding (multitask) at lr.
+std::vector<ParamGroup> tdmpc2_model_groups(const models::tdmpc2::Tdmpc2Model& m, float enc_lr_scale);
+
 // RunningScale's target before clamping: P95 - P5 of values, each percentile interpolated linearly
 // between sorted neighbours at position p (n - 1) / 100 (scale.py). Sorts values in place.
 float percentile_spread(std::span<float> values);

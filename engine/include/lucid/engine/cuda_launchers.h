@@ -29,6 +29,7 @@
 #include "lucid/kernels/cuda/rollout.h"
 #include "lucid/kernels/cuda/softmax.h"
 #include "lucid/kernels/cuda/stream.h"
+#include "lucid/kernels/cuda/tdmpc2_update.h"
 
 // X(name) for every lucid::kernels::<name>_cuda the engine dispatches to, by launcher file. The
 // last three lines are for layers above the engine (TD-MPC2 device inference, MPPI and its graph
@@ -52,6 +53,8 @@
   X(accumulate_rows) X(head_weighted_accumulate) X(q_head_decode_scaled_backward)                  \
   X(philox_normal_at) X(dream_warm_start) X(dream_clip_ascend) X(dream_select)                     \
   X(mppi_sample_actions) X(mppi_accumulate) X(mppi_elite_refit)                                    \
+  X(consistency_rows) X(consistency_total) X(rho_ce_loss) X(running_scale) /* TD-MPC2 update */    \
+  X(pi_actions) X(pi_loss_rows) X(pi_out_grad) X(sum_rows) X(q_head_decode_backward)               \
   X(graph_capture_begin) X(graph_capture_end) X(graph_launch) X(graph_destroy) /* graph */
 // clang-format on
 
