@@ -51,18 +51,39 @@ Tdmpc2UpdateCuda::Tdmpc2UpdateCuda(Tdmpc2Agent& agent)
     : cfg_(agent.config()),
       mc_(agent.model().config()),
       lay_(agent.model().layout()),
-      discount_(agent.discount()),
-      optim_(std::as_const(agent.model()).params().size(),
-             tdmpc2_model_groups(agent.model(), cfg_.enc_lr_scale), AdamOptions{cfg_.lr}),
-      pi_optim_(std::as_const(agent.model()).params().size(), {{lay_.pi.begin(), lay_.pi.size(), 1.f}},
-                AdamOptions{cfg_.lr, 0.9f, 0.999f, 1e-5f}) {
+      discount_(agent.discount()) {
   LUCID_CHECK(!mc_.multitask()) << "TD-MPC2 update on CUDA: single-task models only";
   cuda_launchers();  // the "no CUDA backend" error here, not mid-update
   const auto& model = std::as_const(agent.model());
   params_ = upload(model.params());
   grads_ = Tensor::zeros(params_.shape(), Device::kCuda);
   target_ = upload(model.target_q());
-  scalars_ = upload(std::vector<float>{agent.pi_scale(), 0.f, 0.f, 0.f, 0.f, 0.f});
+  exp_avg_ = Tensor::zeros(params_.shape(), Device::kCuda);
+  exp_avg_sq_ = Tensor::zeros(params_.shape(), Device::kCuda);
+  steps_ = Tensor::zeros(Shape{4}, Device::kCuda);  // two int64 counts, 0 bits = 0
+  sumsq_ = Tensor::zeros(Shape{2}, Device::kCuda);  // one double
+  // Tdmpc2Agent's two Adams: the model groups at lr (encoder scaled), eps 1e-8; pi at lr, eps 1e-5.
+  const std::vector<ParamGroup> groups = tdmpc2_model_groups(agent.model(), cfg_.enc_lr_scale);
+  LUCID_CHECK(static_cast<int>(groups.size()) <= kernels::AdamGroups::kMax) << "too many parameter groups";
+  for (const ParamGroup& g : groups) {
+    const int i = model_groups_.count++;
+    model_groups_.offset[i] = g.offset;
+    model_groups_.size[i] = g.size;
+    model_groups_.lr[i] = cfg_.lr * g.lr_scale;
+  }
+  pi_groups_.count = 1;
+  pi_groups_.offset[0] = lay_.pi.begin();
+  pi_groups_.size[0] = lay_.pi.size();
+  pi_groups_.lr[0] = cfg_.lr * 1.f;
+  scalars_ = upload(std::vector<float>{agent.pi_scale(), 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f});
+  heads_ = Tensor::zeros(Shape{4}, Device::kCuda);
+  head_size_ = static_cast<std::int64_t>(lay_.q.front().size());
+  for (int h = 0; h < mc_.num_q; ++h)
+    LUCID_CHECK(lay_.q[h].begin() == lay_.q_begin() + static_cast<std::size_t>(h) * lay_.q.front().size() &&
+                lay_.q[h].size() == lay_.q.front().size())
+        << "TD-MPC2 update on CUDA: the Q heads must be equal blocks laid out one after the other";
+  sel_target_ = dev(2, head_size_);
+  sel_online_ = dev(2, head_size_);
   const int B = cfg_.batch_size, H = cfg_.horizon, HB = H * B, R = (H + 1) * B;
   const int O = mc_.obs_dim, A = mc_.action_dim, L = mc_.latent_dim, M = mc_.mlp_dim, ZA = L + A;
   obs_ = dev(R, O);
@@ -114,7 +135,7 @@ float Tdmpc2UpdateCuda::pi_scale() const { return scalars_.view_rows(0, 1).to_ve
 
 UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise& noise) {
   const int B = cfg_.batch_size, H = cfg_.horizon, HB = H * B, R = (H + 1) * B;
-  const int O = mc_.obs_dim, A = mc_.action_dim, L = mc_.latent_dim, M = mc_.mlp_dim;
+  const int O = mc_.obs_dim, A = mc_.action_dim, M = mc_.mlp_dim;
   LUCID_CHECK_SHAPE(batch.obs.shape() == (Shape{H + 1, B, O}) && batch.action.shape() == (Shape{H, B, A}) &&
                     batch.reward.numel() == static_cast<std::int64_t>(HB))
       << "tdmpc2 device update: obs " << batch.obs.shape().str() << ", action " << batch.action.shape().str()
@@ -124,6 +145,8 @@ UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise&
                     noise.q_masks.size() == static_cast<std::size_t>(mc_.num_q) * HB * M &&
                     noise.pi_q_masks.size() == static_cast<std::size_t>(2) * R * M)
       << "tdmpc2 device update: noise sized for another batch (draw it with Tdmpc2Agent::draw_noise)";
+  for (int h : {noise.td_heads[0], noise.td_heads[1], noise.pi_heads[0], noise.pi_heads[1]})
+    LUCID_CHECK(h >= 0 && h < mc_.num_q) << "tdmpc2 device update: Q head " << h << " out of range";
   auto host = [](const Tensor& t) {
     return std::span<const float>(t.data(), static_cast<std::size_t>(t.numel()));
   };
@@ -134,13 +157,60 @@ UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise&
   upload_into(pi_eps_, noise.pi_eps);
   upload_into(q_masks_, noise.q_masks);
   upload_into(pi_q_masks_, noise.pi_q_masks);
-  const CudaLaunchers& k = cuda_launchers();
-  k.fill(scalars_.data() + 1, 5, 0.f, k.stream);
+  upload_into(heads_, std::vector<float>{
+                          static_cast<float>(noise.td_heads[0]), static_cast<float>(noise.td_heads[1]),
+                          static_cast<float>(noise.pi_heads[0]), static_cast<float>(noise.pi_heads[1])});
 
+  const CudaLaunchers& k = cuda_launchers();
+  if (!use_graph_ || !warmed_) {
+    run();  // uncaptured: graphs off, or the first update
+    warmed_ = true;
+  } else {
+    if (!graph_) {
+      k.graph_capture_begin(k.stream);
+      try {
+        run();
+      } catch (...) {
+        k.graph_destroy(k.graph_capture_end(k.stream));
+        throw;
+      }
+      graph_ = std::shared_ptr<void>(k.graph_capture_end(k.stream),
+                                     [](void* g) { cuda_launchers().graph_destroy(g); });
+    }
+    k.graph_launch(graph_.get(), k.stream);
+  }
+
+  // The losses, finished on the host as the CPU finishes them.
+  const std::vector<float> s = scalars_.to_vector();
   UpdateInfo info;
+  const float consistency = s[1] / static_cast<float>(H);
+  const float reward = s[2];
+  const float value = s[3] / static_cast<float>(mc_.num_q);
+  info["consistency_loss"] = consistency;
+  info["reward_loss"] = reward;
+  info["value_loss"] = value;
+  info["total_loss"] =
+      cfg_.consistency_coef * consistency + cfg_.reward_coef * reward + cfg_.value_coef * value;
+  info["grad_norm"] = s[6];
+  info["pi_loss"] = s[4];
+  info["pi_scale"] = s[0];
+  info["pi_entropy"] = s[5] / static_cast<float>(R);
+  info["pi_grad_norm"] = s[7];
+  return info;
+}
+
+void Tdmpc2UpdateCuda::run() {
+  const int B = cfg_.batch_size, H = cfg_.horizon, HB = H * B;
+  const int O = mc_.obs_dim, A = mc_.action_dim, L = mc_.latent_dim;
+  const CudaLaunchers& k = cuda_launchers();
+  auto* steps = reinterpret_cast<std::int64_t*>(steps_.data());
+  auto* sumsq = reinterpret_cast<double*>(sumsq_.data());
+  k.fill(scalars_.data() + 1, 7, 0.f, k.stream);
   {
     const ProfileRange range("update/world_model");
-    // compute_targets: online encoder on obs[1:], the noisy policy action, min of two target heads.
+    // compute_targets: online encoder on obs[1:], the noisy policy action, min of two target heads
+    // (copied out of the target block by their drawn indices).
+    k.select_blocks(target_.data(), head_size_, heads_.data(), 2, sel_target_.data(), k.stream);
     k.copy_rows(obs_.data() + static_cast<std::size_t>(B) * O, O, target_enc_cache_.input(), O, HB, O,
                 k.stream);
     mlp_forward_train_cuda(lay_.encoder, block(lay_.encoder), target_enc_cache_, HB);
@@ -150,11 +220,10 @@ UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise&
     k.pi_actions(target_pi_cache_.output(), td_eps_.data(), HB, A, mc_.log_std_min, mc_.log_std_max,
                  td_action_.data(), k.stream);
     for (int i = 0; i < 2; ++i) {
-      const Mlp& head = lay_.q[noise.td_heads[i]];
       MlpCacheCuda& c = target_q_caches_[static_cast<std::size_t>(i)];
       k.copy_rows(next_z, L, c.input(), L + A, HB, L, k.stream);
       k.copy_rows(td_action_.data(), A, c.input() + L, L + A, HB, A, k.stream);
-      mlp_forward_train_cuda(head, target_.data() + (head.begin() - lay_.q_begin()), c, HB);
+      mlp_forward_train_cuda(lay_.q.front(), sel_target_.data() + i * head_size_, c, HB);
       k.q_head_decode_forward(c.output(), nullptr, nullptr, (i == 0 ? td_q_a_ : td_q_b_).data(), 1, HB,
                               mc_.num_bins, mc_.vmin, mc_.vmax, 0, 0, kernels::QCombine::kAvg, k.stream);
     }
@@ -163,51 +232,41 @@ UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise&
                      dims, k.stream);
     k.copy_rows(rew_.data(), 1, td_.data(), 1, HB, 1, k.stream);
     k.rollout_accumulate(td_.data(), td_q_a_.data(), discount_, false, HB, k.stream);  // r + gamma min
-    model_loss_backward(noise);
+    model_loss_backward();
   }
   {
+    // clip_grad_norm over [0, q_end), then Adam unless the norm is not finite.
     const ProfileRange range("update/optimizer");
-    const float norm =
-        clip_grad_norm(grads_.view_rows(0, static_cast<std::int64_t>(lay_.q_end())), cfg_.grad_clip_norm);
-    if (std::isfinite(norm)) optim_.step(params_, grads_);
-    info["grad_norm"] = norm;
+    const auto n_model = static_cast<std::size_t>(lay_.q_end());
+    k.sumsq(grads_.data(), n_model, sumsq, k.stream);
+    k.clip_by_norm(grads_.data(), n_model, sumsq, cfg_.grad_clip_norm, scalars_.data() + 6, k.stream);
+    k.step_increment(steps, scalars_.data() + 6, k.stream);
+    k.adam_arena_step_device(params_.data(), grads_.data(), exp_avg_.data(), exp_avg_sq_.data(),
+                             model_groups_, 0.9f, 0.999f, 1e-8f, steps, scalars_.data() + 6, k.stream);
   }
   {
     const ProfileRange range("update/policy");
-    pi_loss_backward(noise);
+    k.select_blocks(params_.data() + lay_.q_begin(), head_size_, heads_.data() + 2, 2, sel_online_.data(),
+                    k.stream);
+    pi_loss_backward();
   }
   {
     const ProfileRange range("update/optimizer");
-    const float norm = clip_grad_norm(grads_.view_rows(static_cast<std::int64_t>(lay_.pi.begin()),
-                                                       static_cast<std::int64_t>(lay_.pi.end())),
-                                      cfg_.grad_clip_norm);
-    if (std::isfinite(norm)) pi_optim_.step(params_, grads_);
-    info["pi_grad_norm"] = norm;
+    float* pi_grads = grads_.data() + lay_.pi.begin();
+    k.sumsq(pi_grads, lay_.pi.size(), sumsq, k.stream);
+    k.clip_by_norm(pi_grads, lay_.pi.size(), sumsq, cfg_.grad_clip_norm, scalars_.data() + 7, k.stream);
+    k.step_increment(steps + 1, scalars_.data() + 7, k.stream);
+    k.adam_arena_step_device(params_.data(), grads_.data(), exp_avg_.data(), exp_avg_sq_.data(), pi_groups_,
+                             0.9f, 0.999f, 1e-5f, steps + 1, scalars_.data() + 7, k.stream);
   }
   {
     const ProfileRange range("update/ema");
-    ema_update(
-        target_,
-        params_.view_rows(static_cast<std::int64_t>(lay_.q_begin()), static_cast<std::int64_t>(lay_.q_end())),
-        cfg_.tau);
+    k.ema_lerp(target_.data(), params_.data() + lay_.q_begin(), static_cast<std::size_t>(target_.numel()),
+               cfg_.tau, k.stream);
   }
-  // The losses, finished on the host as the CPU finishes them.
-  const std::vector<float> s = scalars_.to_vector();
-  const float consistency = s[1] / static_cast<float>(H);
-  const float reward = s[2];
-  const float value = s[3] / static_cast<float>(mc_.num_q);
-  info["consistency_loss"] = consistency;
-  info["reward_loss"] = reward;
-  info["value_loss"] = value;
-  info["total_loss"] =
-      cfg_.consistency_coef * consistency + cfg_.reward_coef * reward + cfg_.value_coef * value;
-  info["pi_loss"] = s[4];
-  info["pi_scale"] = s[0];
-  info["pi_entropy"] = s[5] / static_cast<float>(R);
-  return info;
 }
 
-void Tdmpc2UpdateCuda::model_loss_backward(const UpdateNoise& noise) {
+void Tdmpc2UpdateCuda::model_loss_backward() {
   const int B = cfg_.batch_size, H = cfg_.horizon, HB = H * B;
   const int O = mc_.obs_dim, A = mc_.action_dim, L = mc_.latent_dim, M = mc_.mlp_dim, ZA = L + A;
   const int NB = mc_.num_bins;
@@ -269,7 +328,7 @@ void Tdmpc2UpdateCuda::model_loss_backward(const UpdateNoise& noise) {
                     nullptr);
 }
 
-void Tdmpc2UpdateCuda::pi_loss_backward(const UpdateNoise& noise) {
+void Tdmpc2UpdateCuda::pi_loss_backward() {
   const int B = cfg_.batch_size, H = cfg_.horizon, R = (H + 1) * B;
   const int A = mc_.action_dim, L = mc_.latent_dim, M = mc_.mlp_dim, ZA = L + A;
   const CudaLaunchers& k = cuda_launchers();
@@ -279,12 +338,13 @@ void Tdmpc2UpdateCuda::pi_loss_backward(const UpdateNoise& noise) {
   const float* out = pi_cache_.output();
   k.pi_actions(out, pi_eps_.data(), R, A, mc_.log_std_min, mc_.log_std_max, pi_action_.data(), k.stream);
   // Q of the two chosen heads (updated weights, no parameter gradient, dropout on).
+  const Mlp& head = lay_.q.front();  // every head has its layout; the weights are the drawn ones
   for (int i = 0; i < 2; ++i) {
-    const Mlp& head = lay_.q[noise.pi_heads[i]];
+    const float* w = sel_online_.data() + i * head_size_;
     MlpCacheCuda& c = pi_q_caches_[static_cast<std::size_t>(i)];
     k.copy_rows(zs_.data(), L, c.input(), ZA, R, L, k.stream);
     k.copy_rows(pi_action_.data(), A, c.input() + L, ZA, R, A, k.stream);
-    mlp_forward_train_cuda(head, block(head), c, R, pi_q_masks_.data() + static_cast<std::size_t>(i) * R * M);
+    mlp_forward_train_cuda(head, w, c, R, pi_q_masks_.data() + static_cast<std::size_t>(i) * R * M);
     float* q = (i == 0 ? q_a_ : q_b_).data();
     k.q_head_decode_forward(c.output(), nullptr, nullptr, q, 1, R, mc_.num_bins, mc_.vmin, mc_.vmax, 0, 0,
                             kernels::QCombine::kAvg, k.stream);
@@ -299,11 +359,11 @@ void Tdmpc2UpdateCuda::pi_loss_backward(const UpdateNoise& noise) {
   k.sum_rows(row_entropy_.data(), R, scalars_.data() + 5, k.stream);
   // Q backward to the action only (the latent is detached).
   for (int i = 0; i < 2; ++i) {
-    const Mlp& head = lay_.q[noise.pi_heads[i]];
+    const float* w = sel_online_.data() + i * head_size_;
     MlpCacheCuda& c = pi_q_caches_[static_cast<std::size_t>(i)];
     k.q_head_decode_backward(c.output(), nullptr, g_q_.data(), dlogits_.data(), 1, R, mc_.num_bins, mc_.vmin,
                              mc_.vmax, 0, 0, kernels::QCombine::kAvg, k.stream);
-    mlp_backward_cuda(head, block(head), nullptr, c, dlogits_.data(), dx_.data(), L);
+    mlp_backward_cuda(head, w, nullptr, c, dlogits_.data(), dx_.data(), L);
     k.accumulate_rows(dx_.data() + L, ZA, da_.data(), A, R, A, k.stream);
   }
   k.pi_out_grad(out, pi_action_.data(), da_.data(), stash_.data(), R, A, mc_.log_std_min, mc_.log_std_max,

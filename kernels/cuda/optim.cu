@@ -62,7 +62,8 @@ __global__ void adam_arena_kernel(float* params, const float* grads, float* m1, 
 // pow, cast to float as the host does), shared through shared memory.
 __global__ void adam_arena_device_kernel(float* params, const float* grads, float* m1, float* m2,
                                          AdamGroups groups, std::uint64_t total, float beta1, float beta2,
-                                         float eps, const std::int64_t* step) {
+                                         float eps, const std::int64_t* step, const float* gate) {
+  if (gate && !isfinite(*gate)) return;  // every thread reads the same gate: no barrier skipped unevenly
   __shared__ AdamConsts k;
   if (threadIdx.x == 0) {
     const double t = static_cast<double>(*step);
@@ -81,7 +82,9 @@ __global__ void adam_arena_device_kernel(float* params, const float* grads, floa
   }
 }
 
-__global__ void step_increment_kernel(std::int64_t* step) { ++*step; }
+__global__ void step_increment_kernel(std::int64_t* step, const float* gate) {
+  if (!gate || isfinite(*gate)) ++*step;
+}
 
 __global__ void ema_lerp_kernel(float* target, const float* source, std::size_t n, float tau) {
   for (std::size_t i = std::size_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n;
@@ -154,7 +157,7 @@ void adam_arena_step_cuda(float* params, const float* grads, float* exp_avg, flo
 
 void adam_arena_step_device_cuda(float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
                                  const AdamGroups& groups, float beta1, float beta2, float eps,
-                                 const std::int64_t* step, cuda::StreamHandle stream) {
+                                 const std::int64_t* step, const float* gate, cuda::StreamHandle stream) {
   LUCID_CHECK(groups.count >= 0 && groups.count <= AdamGroups::kMax)
       << "adam_arena_step_device_cuda: " << groups.count << " groups, at most " << AdamGroups::kMax;
   std::uint64_t total = 0;
@@ -163,11 +166,11 @@ void adam_arena_step_device_cuda(float* params, const float* grads, float* exp_a
   LUCID_NVTX_RANGE("kernels/adam_arena_step");
   const int threads = cuda::block_threads(kThreads);
   LUCID_LAUNCH(adam_arena_device_kernel, stream_blocks(total, threads), threads, 0, stream, params, grads,
-               exp_avg, exp_avg_sq, groups, total, beta1, beta2, eps, step);
+               exp_avg, exp_avg_sq, groups, total, beta1, beta2, eps, step, gate);
 }
 
-void step_increment_cuda(std::int64_t* step, cuda::StreamHandle stream) {
-  LUCID_LAUNCH(step_increment_kernel, 1, 1, 0, stream, step);
+void step_increment_cuda(std::int64_t* step, const float* gate, cuda::StreamHandle stream) {
+  LUCID_LAUNCH(step_increment_kernel, 1, 1, 0, stream, step, gate);
 }
 
 void ema_lerp_cuda(float* target, const float* source, std::size_t n, float tau, cuda::StreamHandle stream) {

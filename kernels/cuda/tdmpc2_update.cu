@@ -168,6 +168,15 @@ __global__ void sum_rows_kernel(const float* x, std::int64_t n, float* out) {
   *out = s;
 }
 
+__global__ void select_blocks_kernel(const float* src, std::int64_t block, const float* heads, float* dst) {
+  const std::int64_t h = static_cast<std::int64_t>(heads[blockIdx.y]);
+  const float* s = src + h * block;
+  float* d = dst + std::int64_t{blockIdx.y} * block;
+  for (std::int64_t j = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x; j < block;
+       j += std::int64_t{gridDim.x} * blockDim.x)
+    d[j] = s[j];
+}
+
 }  // namespace
 
 void consistency_rows_cuda(const float* z, const float* target, std::int64_t rows, int latent, float scale,
@@ -241,6 +250,18 @@ void pi_out_grad_cuda(const float* out, const float* action, const float* da, co
 void sum_rows_cuda(const float* x, std::int64_t n, float* out, cuda::StreamHandle stream) {
   LUCID_CHECK_SHAPE(n >= 0) << "sum_rows: n " << n;
   LUCID_LAUNCH(sum_rows_kernel, 1, 1, 0, stream, x, n, out);
+}
+
+void select_blocks_cuda(const float* src, std::int64_t block, const float* heads, int count, float* dst,
+                        cuda::StreamHandle stream) {
+  LUCID_CHECK_SHAPE(block >= 0 && count >= 0 && count <= 65535)
+      << "select_blocks: block " << block << ", count " << count;
+  if (block == 0 || count == 0) return;
+  LUCID_NVTX_RANGE("kernels/select_blocks");
+  const int threads = cuda::block_threads(256);
+  const unsigned gx = std::min<unsigned>(cuda::blocks_for(static_cast<std::size_t>(block), threads), 1024u);
+  LUCID_LAUNCH(select_blocks_kernel, dim3(gx, static_cast<unsigned>(count)), threads, 0, stream, src, block,
+               heads, dst);
 }
 
 }  // namespace lucid::kernels

@@ -94,12 +94,12 @@ TEST_F(OptimCuda, CapturedUpdateStepReplaysAsSuccessiveAdamSteps) {
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   LUCID_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-  kernels::step_increment_cuda(step.get(), s);
+  kernels::step_increment_cuda(step.get(), nullptr, s);
   kernels::sumsq_cuda(dg.get(), n, sumsq.get(), s);
   kernels::clip_by_norm_cuda(dg.get(), n, sumsq.get(), 1.f, norm.get(), s);
   // adam_arena_device_kernel: reads the step count on the device, so the captured graph replays.
   kernels::adam_arena_step_device_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f,
-                                       step.get(), s);
+                                       step.get(), nullptr, s);
   kernels::ema_lerp_cuda(dt.get(), dp.get(), n, 0.01f, s);
   LUCID_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
   LUCID_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
@@ -130,6 +130,26 @@ TEST_F(OptimCuda, CapturedUpdateStepReplaysAsSuccessiveAdamSteps) {
   LUCID_CUDA_CHECK(cudaGraphExecDestroy(exec));
   LUCID_CUDA_CHECK(cudaGraphDestroy(graph));
   LUCID_CUDA_CHECK(cudaStreamDestroy(s));
+}
+
+TEST_F(OptimCuda, ANonFiniteGateSkipsTheDeviceAdamStepAndItsCount) {
+  const std::size_t n = 100;
+  kernels::AdamGroups groups;
+  groups.count = 1, groups.offset[0] = 0, groups.size[0] = n, groups.lr[0] = 1e-2f;
+  const auto p = random_vector(n, 60), g = random_vector(n, 61);
+  DeviceBuffer<float> dp(p), dg(g), dm(std::vector<float>(n, 0.f)), dv(std::vector<float>(n, 0.f));
+  DeviceBuffer<std::int64_t> step(std::vector<std::int64_t>{0});
+  DeviceBuffer<float> nan_gate(std::vector<float>{NAN}), ok_gate(std::vector<float>{3.f});
+  kernels::step_increment_cuda(step.get(), nan_gate.get(), nullptr);
+  kernels::adam_arena_step_device_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f,
+                                       step.get(), nan_gate.get(), nullptr);
+  EXPECT_EQ(step.download()[0], 0);
+  EXPECT_EQ(dp.download(), p) << "a NaN norm must leave the parameters alone";
+  kernels::step_increment_cuda(step.get(), ok_gate.get(), nullptr);
+  kernels::adam_arena_step_device_cuda(dp.get(), dg.get(), dm.get(), dv.get(), groups, 0.9f, 0.999f, 1e-8f,
+                                       step.get(), ok_gate.get(), nullptr);
+  EXPECT_EQ(step.download()[0], 1);
+  EXPECT_NE(dp.download(), p);
 }
 
 TEST_F(OptimCuda, EmaAndClipMatchCpu) {

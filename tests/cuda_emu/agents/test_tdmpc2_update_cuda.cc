@@ -1,9 +1,10 @@
 // TD-MPC2's update on the emulated CUDA device (agents/tdmpc2/tdmpc2_update_cuda.cc) against the
 // CPU agent's update_batch, fed the same batches and the same random draws (UpdateNoise):
 // every reported loss and norm, the running scale, every parameter and the target Q block agree
-// to 1e-4 after each of three updates. A narrow model (widths 40/48/32, 3 Q heads) with every
-// weight random, so no output starts at zero; and, for the bar of issue 4, one update of the 5M
-// preset at a batch of 32.
+// to 1e-4 after each of four updates, the later ones replays of one captured CUDA graph (one
+// graph launch, no host launches), and after two updates with graphs off. A narrow model (widths 40/48/32, 3
+// Q heads) with every weight random, so no output starts at zero; and, for the bar of issue 4, one update of
+// the 5M preset at a batch of 32.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -48,7 +49,9 @@ Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) {
 }
 
 // Runs `updates` updates on the CPU agent and on the device from the same state and compares.
-void expect_same_updates(Tdmpc2AgentConfig cfg, int updates, bool randomise) {
+// With graphs on, update 0 runs uncaptured, update 1 is captured and launched, later ones replay
+// the graph: from update 2 on, one graph launch and no kernel launched from the host.
+void expect_same_updates(Tdmpc2AgentConfig cfg, int updates, bool randomise, bool graphs = true) {
   Tdmpc2Agent agent(cfg);
   if (randomise) {
     Rng init(17);
@@ -68,6 +71,7 @@ void expect_same_updates(Tdmpc2AgentConfig cfg, int updates, bool randomise) {
     for (float& x : t) x *= 0.2f;
   }
   Tdmpc2UpdateCuda device(agent);
+  device.set_cuda_graphs(graphs);
   Rng data(5);
   UpdateNoise noise;
   for (int u = 0; u < updates; ++u) {
@@ -75,7 +79,16 @@ void expect_same_updates(Tdmpc2AgentConfig cfg, int updates, bool randomise) {
     const Batch batch = make_batch(cfg, data);
     agent.draw_noise(noise);
     const agents::UpdateInfo cpu = agent.update_batch(batch, noise);
+    const emu::Counters before = emu::counters(cuda_compute_stream());
     const agents::UpdateInfo dev = device.update_batch(batch, noise);
+    const emu::Counters after = emu::counters(cuda_compute_stream());
+    if (graphs && u >= 2) {
+      EXPECT_EQ(after.kernel_launches - before.kernel_launches, 0u) << "a replayed update launches nothing";
+      EXPECT_EQ(after.graph_launches - before.graph_launches, 1u);
+    }
+    if (!graphs) {
+      EXPECT_EQ(after.graph_launches, before.graph_launches);
+    }
     for (const auto& [key, value] : cpu) {
       ASSERT_TRUE(dev.count(key)) << key;
       EXPECT_NEAR(dev.at(key), value, 1e-4 * std::max(1.f, std::abs(value))) << key;
@@ -91,7 +104,7 @@ void expect_same_updates(Tdmpc2AgentConfig cfg, int updates, bool randomise) {
   }
 }
 
-TEST_F(Tdmpc2UpdateCudaTest, ThreeUpdatesMatchTheCpuAgent) {
+TEST_F(Tdmpc2UpdateCudaTest, UpdatesMatchTheCpuAgentUncapturedAndAsAGraph) {
   Tdmpc2AgentConfig c;
   c.obs_dim = 7;
   c.action_dim = 3;
@@ -99,7 +112,8 @@ TEST_F(Tdmpc2UpdateCudaTest, ThreeUpdatesMatchTheCpuAgent) {
   c.architecture = {.enc_dim = 40, .mlp_dim = 48, .latent_dim = 32, .num_q = 3};
   c.batch_size = 16;
   c.mpc = false;
-  expect_same_updates(c, 3, true);
+  expect_same_updates(c, 4, true);
+  expect_same_updates(c, 2, true, /*graphs=*/false);
 }
 
 TEST_F(Tdmpc2UpdateCudaTest, OneUpdateOfThe5MModelMatchesTheCpuAgent) {

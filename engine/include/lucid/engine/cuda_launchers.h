@@ -47,14 +47,16 @@
   X(mse_forward) X(mse_backward)                                               /* loss */          \
   X(dropout_forward) X(dropout_backward)                                       /* random */        \
   X(gru_torch_forward) X(gru_torch_backward) X(gru_ln_forward) X(gru_ln_backward) /* gru */        \
-  X(adam_arena_step) X(ema_lerp) X(sumsq) X(scale) X(clip_by_norm)             /* optim */         \
+  X(adam_arena_step) X(adam_arena_step_device) X(step_increment) X(ema_lerp)  /* optim */         \
+  X(sumsq) X(scale) X(clip_by_norm)                                                                \
   X(q_head_decode_forward) X(policy_squash) X(philox_normal)   /* TD-MPC2 inference, MPPI */      \
   X(policy_squash_backward) X(rollout_accumulate) X(ensemble_uncertainty) /* gradient planners */ \
   X(accumulate_rows) X(head_weighted_accumulate) X(q_head_decode_scaled_backward)                  \
   X(philox_normal_at) X(dream_warm_start) X(dream_clip_ascend) X(dream_select)                     \
   X(mppi_sample_actions) X(mppi_accumulate) X(mppi_elite_refit)                                    \
   X(consistency_rows) X(consistency_total) X(rho_ce_loss) X(running_scale) /* TD-MPC2 update */    \
-  X(pi_actions) X(pi_loss_rows) X(pi_out_grad) X(sum_rows) X(q_head_decode_backward)               \
+  X(pi_actions) X(pi_loss_rows) X(pi_out_grad) X(sum_rows) X(select_blocks)                       \
+  X(q_head_decode_backward)                                                                        \
   X(graph_capture_begin) X(graph_capture_end) X(graph_launch) X(graph_destroy) /* graph */
 // clang-format on
 

@@ -41,10 +41,13 @@ void adam_arena_step_cuda(float* params, const float* grads, float* exp_avg, flo
 // 1 - beta^t are computed from it in double on the device, as the host computes them for
 // adam_step_cpu. A captured update graph replayed N times then takes N correct Adam steps;
 // with host-computed corrections every replay would repeat the capture step's values.
+// gate (device, may be null): when *gate is not finite both calls do nothing — the gradient norm
+// of the step, so a captured update skips Adam on a non-finite norm as the CPU agent does.
 void adam_arena_step_device_cuda(float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
                                  const AdamGroups& groups, float beta1, float beta2, float eps,
-                                 const std::int64_t* step, cuda::StreamHandle stream);
-void step_increment_cuda(std::int64_t* step, cuda::StreamHandle stream);  // ++*step on the device
+                                 const std::int64_t* step, const float* gate, cuda::StreamHandle stream);
+// ++*step on the device (unless the gate is non-finite).
+void step_increment_cuda(std::int64_t* step, const float* gate, cuda::StreamHandle stream);
 
 void ema_lerp_cuda(float* target, const float* source, std::size_t n, float tau, cuda::StreamHandle stream);
 

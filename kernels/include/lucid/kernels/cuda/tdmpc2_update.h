@@ -21,6 +21,9 @@
 // pi_out_grad_cuda: dout (rows x 2A, =) from da (after the Q heads' part was added) and the stash:
 //   through tanh, the reparameterisation and the log_std squash, as the CPU's last loop.
 // sum_rows_cuda: *out = sum_i x[i], i ascending, in float (one thread).
+// select_blocks_cuda: dst[i * block, (i + 1) * block) = src[h_i * block, (h_i + 1) * block) for
+//   i < count, h_i = (int) heads[i] read on the device: the update's randomly drawn Q heads copied
+//   into fixed buffers, so a captured update graph replays with new heads.
 // All pointers are device pointers; single-task (every action dim valid).
 #pragma once
 
@@ -47,5 +50,7 @@ void pi_out_grad_cuda(const float* out, const float* action, const float* da, co
                       std::int64_t rows, int action_dim, float log_std_min, float log_std_max, float* dout,
                       cuda::StreamHandle stream);
 void sum_rows_cuda(const float* x, std::int64_t n, float* out, cuda::StreamHandle stream);
+void select_blocks_cuda(const float* src, std::int64_t block, const float* heads, int count, float* dst,
+                        cuda::StreamHandle stream);
 
 }  // namespace lucid::kernels
