@@ -23,17 +23,22 @@
 #include "hd/philox.h"
 #include "lucid/kernels/adam.h"
 #include "lucid/kernels/cuda/copy.h"
+#include "lucid/kernels/cuda/dream_mpc.h"
 #include "lucid/kernels/cuda/elementwise.h"
 #include "lucid/kernels/cuda/gemm.h"
 #include "lucid/kernels/cuda/gru.h"
 #include "lucid/kernels/cuda/layernorm.h"
 #include "lucid/kernels/cuda/loss.h"
+#include "lucid/kernels/cuda/mppi.h"
 #include "lucid/kernels/cuda/optim.h"
+#include "lucid/kernels/cuda/policy.h"
 #include "lucid/kernels/cuda/q_head.h"
 #include "lucid/kernels/cuda/random.h"
 #include "lucid/kernels/cuda/reduce.h"
+#include "lucid/kernels/cuda/rollout.h"
 #include "lucid/kernels/cuda/runtime.h"
 #include "lucid/kernels/cuda/softmax.h"
+#include "lucid/kernels/cuda/tdmpc2_update.h"
 #include "lucid/kernels/elementwise.h"
 #include "lucid/kernels/ema.h"
 #include "lucid/kernels/gemm.h"
@@ -136,6 +141,257 @@ void run_gpu(benchmark::State& state, const std::shared_ptr<Case>& c) {
   LUCID_CUDA_CHECK(cudaStreamDestroy(s));
 }
 #endif
+
+// The planners' and the agent update's small kernels (Dream-MPC, MPPI, rollout epilogues, the
+// policy squash, the TD-MPC2 update steps) at the 5M model's planning and update shapes. Their
+// CPU side is the loop the kernel mirrors, written out here (this binary links only the kernels):
+// these kernels are latency, not bandwidth, so what matters on a GPU is their launch count.
+void add_planning_and_update_cases(std::vector<std::shared_ptr<Case>>& cases) {
+  constexpr int kA = 6, kH = 3, kN = 5, kBins = 101, kPlanRows = 512, kPiRows = 1024, kBatch = 256;
+  constexpr float kLo = -10.f, kHi = 2.f;
+  auto squash_cpu = [](const float* raw, const float* eps, float* act, int rows) {
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < kA; ++j) {
+        const float* o = raw + static_cast<std::size_t>(r) * 2 * kA;
+        const float ls = kLo + 0.5f * (kHi - kLo) * (std::tanh(o[kA + j]) + 1.f);
+        act[r * kA + j] = std::tanh(o[j] + eps[r * kA + j] * std::exp(ls));
+      }
+  };
+  {  // TD-MPC2's policy head epilogue and its backward (Dream-MPC's terminal action), 1024 rows.
+    auto raw = std::make_shared<Array>(kPiRows * 2 * kA, 70), eps = std::make_shared<Array>(kPiRows * kA, 71);
+    auto act = std::make_shared<Array>(kPiRows * kA, 72), ga = std::make_shared<Array>(kPiRows * kA, 73);
+    auto graw = std::make_shared<Array>(kPiRows * 2 * kA, 74),
+         bias = std::make_shared<Array>(2 * kA, 69, 0.f, 0.f);
+    const double n = static_cast<double>(kPiRows) * kA;
+    cases.push_back(std::make_shared<Case>(Case{
+        "policy_squash/1024x6", 4 * 4 * n, 10 * n, [=] { squash_cpu(raw->h(), eps->h(), act->h(), kPiRows); },
+        [=](cudaStream_t s) {
+          kernels::policy_squash_cuda(raw->d(), bias->d(), eps->d(), nullptr, nullptr, act->d(), kPiRows, kA,
+                                      kLo, kHi, s);
+        }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"policy_squash_backward/1024x6", 4 * 7 * n, 14 * n,
+             [=] {
+               for (int r = 0; r < kPiRows; ++r)
+                 for (int j = 0; j < kA; ++j) {
+                   const float* o = raw->h() + static_cast<std::size_t>(r) * 2 * kA;
+                   const float a = act->host[static_cast<std::size_t>(r * kA + j)];
+                   const float du = ga->host[static_cast<std::size_t>(r * kA + j)] * (1.f - a * a);
+                   const float th = std::tanh(o[kA + j]);
+                   const float ls = kLo + 0.5f * (kHi - kLo) * (th + 1.f);
+                   graw->host[static_cast<std::size_t>(r) * 2 * kA + j] = du;
+                   graw->host[static_cast<std::size_t>(r) * 2 * kA + kA + j] =
+                       du * eps->host[static_cast<std::size_t>(r * kA + j)] * std::exp(ls) * 0.5f *
+                       (kHi - kLo) * (1.f - th * th);
+                 }
+             },
+             [=](cudaStream_t s) {
+               kernels::policy_squash_backward_cuda(raw->d(), bias->d(), eps->d(), act->d(), ga->d(), nullptr,
+                                                    graw->d(), kPiRows, kA, kLo, kHi, s);
+             }}));
+  }
+  {  // The uncertainty penalty over 5 heads x (H + 1) x 512 rows, and one head's scaled decode backward.
+    constexpr int kHeads = 5, kEntries = (kH + 1) * kPlanRows;
+    auto vals = std::make_shared<Array>(kHeads * kEntries, 75, -5.f, 5.f),
+         value = std::make_shared<Array>(kPlanRows, 76);
+    cases.push_back(std::make_shared<Case>(Case{
+        "ensemble_uncertainty/5x4x512", 4.0 * kHeads * kEntries, 4.0 * kHeads * kEntries,
+        [=] {
+          for (int i = 0; i < kEntries; ++i) {
+            float mean = 0.f, var = 0.f;
+            for (int k = 0; k < kHeads; ++k) mean += vals->host[static_cast<std::size_t>(k * kEntries + i)];
+            mean /= kHeads;
+            for (int k = 0; k < kHeads; ++k) {
+              const float d = vals->host[static_cast<std::size_t>(k * kEntries + i)] - mean;
+              var += d * d;
+            }
+            value->host[static_cast<std::size_t>(i % kPlanRows)] -=
+                0.01f * mean * std::sqrt(var / (kHeads - 1));
+          }
+        },
+        [=](cudaStream_t s) {
+          kernels::ensemble_uncertainty_cuda(vals->d(), kHeads, kEntries, kPlanRows, 0.01f, value->d(), s);
+        }}));
+    auto logits = std::make_shared<Array>(768 * kBins, 77, -2.f, 2.f),
+         g = std::make_shared<Array>(768 * kBins, 78);
+    auto w = std::make_shared<Array>(1, 79, 0.5f, 0.5f);
+    const double n = 768.0 * kBins;
+    cases.push_back(std::make_shared<Case>(
+        Case{"q_head_decode_scaled_backward/768x101", 8 * n, 8 * n,
+             [=] {
+               std::vector<float> p(kBins);
+               for (int r = 0; r < 768; ++r) {
+                 const float* l = logits->h() + static_cast<std::size_t>(r) * kBins;
+                 kernels::softmax_forward_cpu(l, p.data(), 1, kBins, false);
+                 float m = 0.f;
+                 for (int k = 0; k < kBins; ++k) m += p[k] * (-10.f + 0.2f * k);
+                 const float gm = 0.97f * 0.5f * std::exp(std::fabs(m));
+                 for (int k = 0; k < kBins; ++k)
+                   g->host[static_cast<std::size_t>(r) * kBins + k] = gm * p[k] * (-10.f + 0.2f * k - m);
+               }
+             },
+             [=](cudaStream_t s) {
+               kernels::q_head_decode_scaled_backward_cuda(logits->d(), nullptr, w->d(), 0.97f, g->d(), 768,
+                                                           kBins, -10.f, 10.f, s);
+             }}));
+  }
+  {  // Dream-MPC's steps between model launches: warm start, clip + ascent, selection (H 3, N 5, A 6).
+    constexpr int kCand = kH * kN * kA;
+    auto prior = std::make_shared<Array>(kCand, 80), stored = std::make_shared<Array>(kCand, 81);
+    auto act = std::make_shared<Array>(kCand, 82), grad = std::make_shared<Array>(kCand, 83, -50.f, 50.f);
+    auto value = std::make_shared<Array>(kN, 84), out = std::make_shared<Array>(kA, 85);
+    cases.push_back(std::make_shared<Case>(
+        Case{"dream_mpc_steps/3x5x6", 4.0 * 8 * kCand, 6.0 * kCand,
+             [=] {
+               constexpr int kStep = kN * kA;
+               for (int i = 0; i < kCand; ++i)
+                 act->host[i] = 0.1f * stored->host[std::min(i / kStep + 1, kH - 1) * kStep + i % kStep] +
+                                0.9f * prior->host[i];
+               double sq = 0.0;
+               for (float x : grad->host) sq += static_cast<double>(x) * x;
+               const double coef = std::min(1.0, 20.0 / (std::sqrt(sq) + 1e-6));
+               for (int i = 0; i < kCand; ++i)
+                 act->host[i] += 0.1f * static_cast<float>(grad->host[i] * coef);
+               const int best = static_cast<int>(std::max_element(value->host.begin(), value->host.end()) -
+                                                 value->host.begin());
+               for (int j = 0; j < kA; ++j) out->host[j] = std::clamp(act->host[best * kA + j], -1.f, 1.f);
+               for (int i = 0; i < kCand; ++i) stored->host[i] = std::clamp(act->host[i], -1.f, 1.f);
+             },
+             [=](cudaStream_t s) {
+               kernels::dream_warm_start_cuda(prior->d(), stored->d(), act->d(), nullptr, kH, kN, kA, 0.1f,
+                                              true, s);
+               kernels::dream_clip_ascend_cuda(grad->d(), act->d(), kH, 1, kN, kA, 20.f, 0.1f, s);
+               kernels::dream_select_cuda(value->d(), act->d(), out->d(), stored->d(), kH, 1, kN, kA, s);
+             }}));
+  }
+  {  // MPPI's per-iteration steps: 488 Gaussian samples of (H 3, A 6), and the 64-elite refit of 512.
+    constexpr int kS = 512, kP = 24, kK = 64;
+    auto mean = std::make_shared<Array>(kH * kA, 86), sd = std::make_shared<Array>(kH * kA, 87, 0.1f, 2.f);
+    auto noise = std::make_shared<Array>((kS - kP) * kH * kA, 88),
+         act = std::make_shared<Array>(kH * kS * kA, 89);
+    auto value = std::make_shared<Array>(kS, 90, -100.f, 100.f), elite = std::make_shared<Array>(kK, 91);
+    auto score = std::make_shared<Array>(kK, 92), elite_mean = std::make_shared<Array>(1, 93);
+    const double n = static_cast<double>(kS - kP) * kH * kA;
+    cases.push_back(std::make_shared<Case>(Case{
+        "mppi_sample_actions/488x3x6", 8 * n, 3 * n,
+        [=] {
+          std::size_t k = 0;
+          for (int t = 0; t < kH; ++t)
+            for (int r = kP; r < kS; ++r)
+              for (int j = 0; j < kA; ++j, ++k)
+                act->host[(static_cast<std::size_t>(t) * kS + r) * kA + j] =
+                    std::clamp(mean->host[t * kA + j] + sd->host[t * kA + j] * noise->host[k], -1.f, 1.f);
+        },
+        [=](cudaStream_t s) {
+          kernels::mppi_sample_actions_cuda(mean->d(), sd->d(), noise->d(), act->d(), 1, kS, kP, kH, kA, kS,
+                                            s);
+        }}));
+    cases.push_back(std::make_shared<Case>(Case{
+        "mppi_elite_refit/512x64x3x6", 4.0 * (kS + 2 * kK * kH * kA), 6.0 * kK * kH * kA,
+        [=] {
+          std::vector<int> idx(kS);
+          for (int i = 0; i < kS; ++i) idx[i] = i;
+          std::partial_sort(idx.begin(), idx.begin() + kK, idx.end(),
+                            [&](int a, int b) { return value->host[a] > value->host[b]; });
+          const float vmax = value->host[idx[0]];
+          float z = 0.f;
+          for (int e = 0; e < kK; ++e) z += score->host[e] = std::exp(0.5f * (value->host[idx[e]] - vmax));
+          for (int i = 0; i < kH * kA; ++i) {
+            float m = 0.f, v = 0.f;
+            for (int e = 0; e < kK; ++e)
+              m += score->host[e] / z *
+                   act->host[static_cast<std::size_t>(i / kA * kS + idx[e]) * kA + i % kA];
+            for (int e = 0; e < kK; ++e) {
+              const float d = act->host[static_cast<std::size_t>(i / kA * kS + idx[e]) * kA + i % kA] - m;
+              v += score->host[e] / z * d * d;
+            }
+            mean->host[i] = m;
+            sd->host[i] = std::clamp(std::sqrt(v), 0.05f, 2.f);
+          }
+        },
+        [=](cudaStream_t s) {
+          kernels::mppi_elite_refit_cuda(value->d(), act->d(), mean->d(), sd->d(), elite->d(), score->d(),
+                                         elite_mean->d(), 1, kS, kK, kH, kA, kS, 0.5f, 0.05f, 2.f, s);
+        }}));
+  }
+  {  // TD-MPC2 update steps: consistency rows (256 x 512), the running scale (256 values), the
+     // policy-loss rows and output gradient (1024 x 6).
+    constexpr int kL = 512;
+    auto z = std::make_shared<Array>(kBatch * kL, 94), target = std::make_shared<Array>(kBatch * kL, 95);
+    auto dz = std::make_shared<Array>(kBatch * kL, 96), se = std::make_shared<Array>(2 * kBatch, 97);
+    const double n = static_cast<double>(kBatch) * kL;
+    cases.push_back(std::make_shared<Case>(
+        Case{"consistency_rows/256x512", 16 * n, 4 * n,
+             [=] {
+               for (int r = 0; r < kBatch; ++r) {
+                 double acc = 0.0;
+                 for (int j = 0; j < kL; ++j) {
+                   const std::size_t i = static_cast<std::size_t>(r) * kL + j;
+                   const float d = z->host[i] - target->host[i];
+                   acc += static_cast<double>(d) * d;
+                   dz->host[i] += 0.01f * d;
+                 }
+                 se->host[static_cast<std::size_t>(r)] = static_cast<float>(acc);
+               }
+             },
+             [=](cudaStream_t s) {
+               kernels::consistency_rows_cuda(z->d(), target->d(), kBatch, kL, 0.01f, dz->d(),
+                                              reinterpret_cast<double*>(se->d()), s);
+             }}));
+    auto q = std::make_shared<Array>(kBatch, 98, -50.f, 50.f),
+         scale = std::make_shared<Array>(1, 99, 1.f, 1.f);
+    cases.push_back(std::make_shared<Case>(
+        Case{"running_scale/256", 4.0 * kBatch, 8.0 * kBatch,
+             [=] {
+               std::vector<float> v = q->host;
+               std::sort(v.begin(), v.end());
+               auto pct = [&](float p) {
+                 const float pos = p * (kBatch - 1) / 100.f;
+                 const int lo = static_cast<int>(pos);
+                 return v[lo] * (1.f - (pos - lo)) + v[std::min(lo + 1, kBatch - 1)] * (pos - lo);
+               };
+               scale->host[0] += 0.01f * (std::max(pct(95.f) - pct(5.f), 1.f) - scale->host[0]);
+             },
+             [=](cudaStream_t s) { kernels::running_scale_cuda(q->d(), kBatch, 0.01f, scale->d(), s); }}));
+    auto out = std::make_shared<Array>(kPiRows * 2 * kA, 100),
+         eps = std::make_shared<Array>(kPiRows * kA, 101);
+    auto act = std::make_shared<Array>(kPiRows * kA, 102), qs = std::make_shared<Array>(kPiRows, 103);
+    auto rl = std::make_shared<Array>(kPiRows, 104), re = std::make_shared<Array>(kPiRows, 105);
+    auto gq = std::make_shared<Array>(kPiRows, 106), da = std::make_shared<Array>(kPiRows * kA, 107);
+    auto stash = std::make_shared<Array>(kPiRows * 2 * kA, 108),
+         dout = std::make_shared<Array>(kPiRows * 2 * kA, 109);
+    const double m = static_cast<double>(kPiRows) * kA;
+    cases.push_back(std::make_shared<Case>(
+        Case{"pi_loss_rows_and_grad/1024x6", 4 * 12 * m, 40 * m,
+             [=] {  // the same per-row math, serial: actions, loss terms, then the output gradient
+               squash_cpu(out->h(), eps->h(), act->h(), kPiRows);
+               for (int r = 0; r < kPiRows; ++r) {
+                 float lp = 0.f;
+                 for (int j = 0; j < kA; ++j) {
+                   const float a = act->host[static_cast<std::size_t>(r * kA + j)];
+                   lp += -0.5f * eps->host[static_cast<std::size_t>(r * kA + j)] *
+                             eps->host[static_cast<std::size_t>(r * kA + j)] -
+                         std::log(std::max(1.f - a * a, 0.f) + 1e-6f);
+                 }
+                 rl->host[static_cast<std::size_t>(r)] = -1e-4f * lp - qs->host[static_cast<std::size_t>(r)];
+                 for (int j = 0; j < kA; ++j) {
+                   const std::size_t i = static_cast<std::size_t>(r * kA + j);
+                   const float a = act->host[i];
+                   dout->host[static_cast<std::size_t>(r) * 2 * kA + j] = da->host[i] * (1.f - a * a);
+                   dout->host[static_cast<std::size_t>(r) * 2 * kA + kA + j] = da->host[i] * a;
+                 }
+               }
+             },
+             [=](cudaStream_t s) {
+               kernels::pi_actions_cuda(out->d(), eps->d(), kPiRows, kA, kLo, kHi, act->d(), s);
+               kernels::pi_loss_rows_cuda(out->d(), eps->d(), act->d(), qs->d(), scale->d(),
+                                          kPiRows / kBatch - 1, kBatch, kA, 0.5f, 1e-4f, kLo, kHi, rl->d(),
+                                          re->d(), gq->d(), da->d(), stash->d(), s);
+               kernels::pi_out_grad_cuda(out->d(), act->d(), da->d(), stash->d(), kPiRows, kA, kLo, kHi,
+                                         dout->d(), s);
+             }}));
+  }
+}
 
 std::vector<std::shared_ptr<Case>> make_cases() {
   std::vector<std::shared_ptr<Case>> cases;
@@ -455,6 +711,7 @@ std::vector<std::shared_ptr<Case>> make_cases() {
              [=] { loss->host[0] = kernels::mse_forward_cpu(x->h(), y->h(), n); },
              [=](cudaStream_t s) { kernels::mse_forward_cuda(x->d(), y->d(), n, loss->d(), s); }}));
   }
+  add_planning_and_update_cases(cases);
   return cases;
 }
 
