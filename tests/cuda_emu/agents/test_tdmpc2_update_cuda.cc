@@ -1,10 +1,10 @@
 // TD-MPC2's update on the emulated CUDA device (agents/tdmpc2/tdmpc2_update_cuda.cc) against the
-// CPU agent's update_batch, fed the same batches and the same random draws (UpdateNoise):
-// every reported loss and norm, the running scale, every parameter and the target Q block agree
-// to 1e-4 after each of four updates, the later ones replays of one captured CUDA graph (one
-// graph launch, no host launches), and after two updates with graphs off. A narrow model (widths 40/48/32, 3
-// Q heads) with every weight random, so no output starts at zero; and, for the bar of issue 4, one update of
-// the 5M preset at its default batch of 256.
+// CPU agent's update_batch, fed the same batches and the same random draws (UpdateNoise): every
+// reported loss and norm, the running scale, every parameter and the target Q block agree to 1e-4
+// after each of four updates, the later ones replays of one captured CUDA graph (one graph launch,
+// no host launches), and after two updates with graphs off. A narrow model (widths 40/48/32,
+// 3 Q heads) with every weight random, so no output starts at zero; and, for the bar of issue 4,
+// one update of the 5M preset at its default batch of 256.
 #include <gtest/gtest.h>
 
 #include <vector>
