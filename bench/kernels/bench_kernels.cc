@@ -393,6 +393,134 @@ void add_planning_and_update_cases(std::vector<std::shared_ptr<Case>>& cases) {
   }
 }
 
+// The backward halves (and the GRU's LayerNorm form) of the fused kernels, beside their CPU ops:
+// what a training step runs on the device (the Q heads' ensemble LayerNorm, SimNorm, the decode,
+// the GRU cells of the RSSM) and the gradient clip over a 5M arena.
+void add_backward_cases(std::vector<std::shared_ptr<Case>>& cases) {
+  constexpr std::int64_t kRows = 512, kCols = 512, kHidden = 200, kHeads = 5, kBins = 101, kUpdate = 256;
+  {  // GRU cells, 512 rows x 200 units: torch form backward, LayerNorm form forward and backward.
+    const std::int64_t n = kRows * kHidden;
+    auto gi = std::make_shared<Array>(3 * n, 120), gh = std::make_shared<Array>(3 * n, 121);
+    auto h = std::make_shared<Array>(n, 122), g_new = std::make_shared<Array>(n, 123);
+    auto g_gi = std::make_shared<Array>(3 * n, 124), g_gh = std::make_shared<Array>(3 * n, 125);
+    auto g_h = std::make_shared<Array>(n, 126), h_new = std::make_shared<Array>(n, 127);
+    const double d = static_cast<double>(n);
+    cases.push_back(std::make_shared<Case>(
+        Case{"gru_torch_backward/512x200", 4 * 12 * d, 40 * d,
+             [=] {
+               kernels::gru_torch_backward_cpu(gi->h(), gh->h(), h->h(), g_new->h(), g_gi->h(), g_gh->h(),
+                                               g_h->h(), kRows, kHidden);
+             },
+             [=](cudaStream_t s) {
+               kernels::gru_torch_backward_cuda(gi->d(), gh->d(), h->d(), g_new->d(), g_gi->d(), g_gh->d(),
+                                                g_h->d(), kRows, kHidden, s);
+             }}));
+    cases.push_back(std::make_shared<Case>(
+        Case{"gru_ln_forward/512x200", 4 * 5 * d, 20 * d,
+             [=] { kernels::gru_ln_forward_cpu(gi->h(), h->h(), h_new->h(), kRows, kHidden); },
+             [=](cudaStream_t s) {
+               kernels::gru_ln_forward_cuda(gi->d(), h->d(), h_new->d(), kRows, kHidden, s);
+             }}));
+    cases.push_back(std::make_shared<Case>(Case{
+        "gru_ln_backward/512x200", 4 * 9 * d, 30 * d,
+        [=] {
+          kernels::gru_ln_backward_cpu(gi->h(), h->h(), g_new->h(), g_gi->h(), g_h->h(), kRows, kHidden);
+        },
+        [=](cudaStream_t s) {
+          kernels::gru_ln_backward_cuda(gi->d(), h->d(), g_new->d(), g_gi->d(), g_h->d(), kRows, kHidden, s);
+        }}));
+  }
+  {  // The Q ensemble's hidden-layer backward: 5 heads x 256 rows x 512, bias fused, Mish; all three
+     // parameter gradients accumulated. CPU: the bias added, then the plain LayerNorm backward per head.
+    const std::int64_t n = kHeads * kUpdate * kCols;
+    auto x = std::make_shared<Array>(n, 130), bias = std::make_shared<Array>(kHeads * kCols, 131);
+    auto gamma = std::make_shared<Array>(kHeads * kCols, 132, 0.5f, 1.5f),
+         beta = std::make_shared<Array>(kHeads * kCols, 133);
+    auto mean = std::make_shared<Array>(kHeads * kUpdate, 134),
+         rstd = std::make_shared<Array>(kHeads * kUpdate, 135, 0.5f, 2.f);
+    auto gy = std::make_shared<Array>(n, 136), gx = std::make_shared<Array>(n, 137),
+         xb = std::make_shared<Array>(n, 138);
+    auto db = std::make_shared<Array>(kHeads * kCols, 139), dg = std::make_shared<Array>(kHeads * kCols, 140),
+         dbeta = std::make_shared<Array>(kHeads * kCols, 141);
+    const double d = static_cast<double>(n);
+    cases.push_back(std::make_shared<Case>(Case{
+        "ensemble_layernorm_mish_backward/5x256x512", 4 * 3 * d, 40 * d,
+        [=] {
+          for (std::int64_t i = 0; i < n; ++i)
+            xb->host[static_cast<std::size_t>(i)] =
+                x->host[static_cast<std::size_t>(i)] +
+                bias->host[static_cast<std::size_t>((i / (kUpdate * kCols)) * kCols + i % kCols)];
+          for (std::int64_t e = 0; e < kHeads; ++e) {
+            const std::size_t o = static_cast<std::size_t>(e * kUpdate * kCols),
+                              c = static_cast<std::size_t>(e * kCols);
+            kernels::layernorm_backward_cpu(xb->h() + o, gamma->h() + c, beta->h() + c,
+                                            mean->h() + e * kUpdate, rstd->h() + e * kUpdate, gy->h() + o,
+                                            gx->h() + o, dg->h() + c, dbeta->h() + c, kUpdate, kCols, true);
+            kernels::reduce_leading_sum_cpu(gx->h() + o, db->h() + c, kUpdate, kCols);
+          }
+        },
+        [=](cudaStream_t s) {
+          kernels::ensemble_layernorm_backward_cuda(x->d(), bias->d(), gamma->d(), beta->d(), mean->d(),
+                                                    rstd->d(), gy->d(), gx->d(), db->d(), dg->d(), dbeta->d(),
+                                                    kHeads, kUpdate, kCols, true, s);
+        }}));
+  }
+  {  // SimNorm backward (the latent's groups of 8), 512 x 512.
+    const std::int64_t n = kRows * kCols;
+    auto y = std::make_shared<Array>(n, 142, 0.f, 0.25f), gy = std::make_shared<Array>(n, 143),
+         gx = std::make_shared<Array>(n, 144);
+    cases.push_back(std::make_shared<Case>(
+        Case{"simnorm_backward/512x512g8", 12.0 * n, 4.0 * n,
+             [=] { kernels::softmax_backward_cpu(y->h(), gy->h(), gx->h(), n / 8, 8, false); },
+             [=](cudaStream_t s) {
+               kernels::simnorm_backward_cuda(y->d(), gy->d(), gx->d(), kRows, kCols, 8, s);
+             }}));
+  }
+  {  // The decode backward of the Q ensemble (average of two heads, 5 x 768 x 101): the policy loss.
+    constexpr std::int64_t kQRows = 768;
+    const std::int64_t n = kHeads * kQRows * kBins;
+    auto logits = std::make_shared<Array>(n, 145, -2.f, 2.f), g_out = std::make_shared<Array>(kQRows, 146);
+    auto g = std::make_shared<Array>(n, 147);
+    cases.push_back(std::make_shared<Case>(
+        Case{"q_head_decode_backward_avg2/5x768x101", 4.0 * (2 * n), 10.0 * 2 * kQRows * kBins,
+             [=] {
+               std::vector<float> p(kBins);
+               std::fill(g->host.begin(), g->host.end(), 0.f);
+               for (int head : {1, 3})
+                 for (std::int64_t r = 0; r < kQRows; ++r) {
+                   const std::size_t o = static_cast<std::size_t>((head * kQRows + r) * kBins);
+                   kernels::softmax_forward_cpu(logits->h() + o, p.data(), 1, kBins, false);
+                   float m = 0.f;
+                   for (int k = 0; k < kBins; ++k) m += p[static_cast<std::size_t>(k)] * (-10.f + 0.2f * k);
+                   const float gm = 0.5f * g_out->host[static_cast<std::size_t>(r)] * std::exp(std::fabs(m));
+                   for (int k = 0; k < kBins; ++k)
+                     g->host[o + static_cast<std::size_t>(k)] =
+                         gm * p[static_cast<std::size_t>(k)] * (-10.f + 0.2f * k - m);
+                 }
+             },
+             [=](cudaStream_t s) {
+               kernels::q_head_decode_backward_cuda(logits->d(), nullptr, g_out->d(), g->d(), kHeads, kQRows,
+                                                    kBins, -10.f, 10.f, 1, 3, kernels::QCombine::kAvg, s);
+             }}));
+  }
+  {  // Global-norm clip over a 5M gradient arena: the sum of squares and the device-side scale.
+    const std::size_t n = 5'000'000;
+    auto g = std::make_shared<Array>(n, 148), scratch = std::make_shared<Array>(4, 149);
+    cases.push_back(
+        std::make_shared<Case>(Case{"clip_grad_norm/5M", 12.0 * n, 3.0 * n,
+                                    [=] {
+                                      const double sq = kernels::sumsq_cpu(g->h(), n);
+                                      const float coef = 20.f / (static_cast<float>(std::sqrt(sq)) + 1e-6f);
+                                      if (coef < 1.f) kernels::scale_cpu(g->h(), n, coef);
+                                    },
+                                    [=](cudaStream_t s) {
+                                      auto* sq = reinterpret_cast<double*>(scratch->d());
+                                      kernels::sumsq_cuda(g->d(), n, sq, s);
+                                      kernels::clip_by_norm_cuda(g->d(), n, sq, 20.f, scratch->d() + 2, s);
+                                    }}));
+  }
+}
+
 std::vector<std::shared_ptr<Case>> make_cases() {
   std::vector<std::shared_ptr<Case>> cases;
   constexpr std::int64_t kRows = 512, kCols = 512, kUpdateRows = 256, kHeads = 5, kBins = 101;
@@ -712,6 +840,7 @@ std::vector<std::shared_ptr<Case>> make_cases() {
              [=](cudaStream_t s) { kernels::mse_forward_cuda(x->d(), y->d(), n, loss->d(), s); }}));
   }
   add_planning_and_update_cases(cases);
+  add_backward_cases(cases);
   return cases;
 }
 
