@@ -161,24 +161,7 @@ UpdateInfo Tdmpc2UpdateCuda::update_batch(const Batch& batch, const UpdateNoise&
                           static_cast<float>(noise.td_heads[0]), static_cast<float>(noise.td_heads[1]),
                           static_cast<float>(noise.pi_heads[0]), static_cast<float>(noise.pi_heads[1])});
 
-  const CudaLaunchers& k = cuda_launchers();
-  if (!use_graph_ || !warmed_) {
-    run();  // uncaptured: graphs off, or the first update
-    warmed_ = true;
-  } else {
-    if (!graph_) {
-      k.graph_capture_begin(k.stream);
-      try {
-        run();
-      } catch (...) {
-        k.graph_destroy(k.graph_capture_end(k.stream));
-        throw;
-      }
-      graph_ = std::shared_ptr<void>(k.graph_capture_end(k.stream),
-                                     [](void* g) { cuda_launchers().graph_destroy(g); });
-    }
-    k.graph_launch(graph_.get(), k.stream);
-  }
+  graph_.run(use_graph_, [this] { run(); });  // uncaptured first, captured second, replayed after
 
   // The losses, finished on the host as the CPU finishes them.
   const std::vector<float> s = scalars_.to_vector();

@@ -59,8 +59,7 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
     d.term_eps = dev_zeros(static_cast<std::int64_t>(iters) * max_rows, A);
     d.head_w = dev_zeros(iters, K);
     d.offsets = dev_zeros(H + static_cast<std::int64_t>(iters) * max_batch_, 2);  // uint64 bit patterns
-    d.graphs.assign(2 * static_cast<std::size_t>(max_batch_) + 2, nullptr);
-    d.warmed.assign(d.graphs.size(), 0);
+    d.graphs.assign(2 * static_cast<std::size_t>(max_batch_) + 2, CudaGraphSlot{});
     warm_ = false;
   }
   LUCID_CHECK_SHAPE(obs.shape().cols() == d.obs.shape().cols())
@@ -69,7 +68,7 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
   d.batch = B;
   if (d.graph_seed != rng.seed() || d.graph_stream != rng.stream()) {
     // The graphs hold the Rng's (seed, stream) as launch arguments: another Rng needs new ones.
-    std::fill(d.graphs.begin(), d.graphs.end(), nullptr);
+    for (CudaGraphSlot& g : d.graphs) g.release();
     d.graph_seed = rng.seed();
     d.graph_stream = rng.stream();
   }
@@ -139,27 +138,9 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
   };
 
   const ProfileRange range("plan/device_call");
-  const std::size_t key = 2 * static_cast<std::size_t>(B) + (warm ? 1 : 0);
-  std::shared_ptr<void>& graph = d.graphs[key];
-  if (!cuda_graphs_ || (!graph && !d.warmed[key])) {
-    // Uncaptured: graphs are off, or this key's first call, which sizes the model twin's scratch
-    // (a capture may not allocate).
-    body();
-    d.warmed[key] = 1;
-  } else {
-    if (!graph) {
-      k.graph_capture_begin(k.stream);
-      try {
-        body();
-      } catch (...) {
-        k.graph_destroy(k.graph_capture_end(k.stream));
-        throw;
-      }
-      graph = std::shared_ptr<void>(k.graph_capture_end(k.stream),
-                                    [](void* g) { cuda_launchers().graph_destroy(g); });
-    }
-    k.graph_launch(graph.get(), k.stream);
-  }
+  // A key's first call runs uncaptured (it sizes the model twin's scratch, which a capture may
+  // not), its second captures, later ones replay.
+  d.graphs[2 * static_cast<std::size_t>(B) + (warm ? 1 : 0)].run(cuda_graphs_, body);
   warm_ = true;
   return d.out.view_rows(0, B);
 }

@@ -164,30 +164,10 @@ void Mppi::iterate_cuda(const models::WorldModel& model, int B, Rng& rng) {
       }
     }
   };
-  if (d.graphs.empty()) {
-    d.graphs.resize(static_cast<std::size_t>(max_batch_) + 1);
-    d.warmed.assign(static_cast<std::size_t>(max_batch_) + 1, 0);
-  }
-  std::shared_ptr<void>& graph = d.graphs[static_cast<std::size_t>(B)];
-  if (!cuda_graphs_ || (!graph && !d.warmed[static_cast<std::size_t>(B)])) {
-    // Uncaptured: graphs are off, or this batch size's first iteration, which sizes every buffer
-    // (a capture may not allocate) and syncs the weights.
-    sample_and_rollout();
-    d.warmed[static_cast<std::size_t>(B)] = 1;
-  } else {
-    if (!graph) {
-      k.graph_capture_begin(k.stream);
-      try {
-        sample_and_rollout();
-      } catch (...) {
-        k.graph_destroy(k.graph_capture_end(k.stream));
-        throw;
-      }
-      graph = std::shared_ptr<void>(k.graph_capture_end(k.stream),
-                                    [](void* g) { cuda_launchers().graph_destroy(g); });
-    }
-    k.graph_launch(graph.get(), k.stream);
-  }
+  // The first iteration of a batch size runs uncaptured (it sizes every buffer, which a capture
+  // may not, and syncs the weights); the second captures; later ones replay.
+  if (d.graphs.empty()) d.graphs.resize(static_cast<std::size_t>(max_batch_) + 1);
+  d.graphs[static_cast<std::size_t>(B)].run(cuda_graphs_, sample_and_rollout);
 
   // Terminal value over every row: a sampled pi(z_H) action and the mean of two random heads.
   float gamma_h = 1.f;  // by repeated products, as the CPU path

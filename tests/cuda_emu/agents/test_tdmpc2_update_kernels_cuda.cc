@@ -33,7 +33,8 @@ TEST_F(Tdmpc2UpdateKernels, ConsistencyRowsAndTotalMatchTheCpuStep) {
       const auto dz0 = random_vector(z.size(), 53);
       std::vector<float> dz = dz0;
       std::vector<double> partials(static_cast<std::size_t>(rows));
-      const double se = agents::consistency_step(z.data(), target.data(), rows, L, 0.3f, dz.data(), partials.data());
+      const double se =
+          agents::consistency_step(z.data(), target.data(), rows, L, 0.3f, dz.data(), partials.data());
       const float want = 0.5f * static_cast<float>(se / (static_cast<double>(rows) * L));
       DeviceBuffer<float> d_z(z), d_t(target), d_dz(dz0), d_acc(std::vector<float>{0.25f});
       DeviceBuffer<double> d_se(static_cast<std::size_t>(rows));

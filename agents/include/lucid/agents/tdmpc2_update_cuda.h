@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "lucid/agents/tdmpc2_agent.h"
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/engine/tensor.h"
 #include "lucid/kernels/cuda/optim.h"
 #include "lucid/models/tdmpc2/mlp_train_cuda.h"
@@ -71,8 +72,8 @@ class Tdmpc2UpdateCuda {
   Tensor heads_;                    // the drawn heads as floats: td a, td b, pi a, pi b
   Tensor sel_target_, sel_online_;  // 2 x one head's block: the drawn target / online Q heads
   std::int64_t head_size_ = 0;
-  std::shared_ptr<void> graph_;
-  bool use_graph_ = true, warmed_ = false;
+  CudaGraphSlot graph_;
+  bool use_graph_ = true;
   Tensor obs_, act_, rew_;  // the batch: (H + 1) B x O, H B x A, H B
   Tensor td_eps_, pi_eps_, q_masks_, pi_q_masks_;
   Tensor next_z_, td_action_, td_q_a_, td_q_b_, td_;  // targets

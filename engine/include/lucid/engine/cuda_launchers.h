@@ -12,6 +12,9 @@
 // The list is an X-macro so that the member declarations and the registration cannot drift.
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include "lucid/kernels/cuda/copy.h"
 #include "lucid/kernels/cuda/dream_mpc.h"
 #include "lucid/kernels/cuda/elementwise.h"
@@ -73,5 +76,23 @@ struct CudaLaunchers {
 const CudaLaunchers& cuda_launchers();
 // Called by use_cuda_device(); the table must outlive every CUDA tensor (a static).
 void set_cuda_launchers(const CudaLaunchers* table);
+
+// One piece of device work replayed as a CUDA graph on lucid's compute stream (MPPI's iteration,
+// Dream-MPC's plan call, TD-MPC2's update). run() calls body() directly the first time — that call
+// may size buffers or upload weights, which a capture may not — captures it on the second and
+// from then on launches the graph; with `enabled` false it always calls body() directly. The
+// graph holds body's launch arguments and addresses as they were at capture: the caller keeps
+// them fixed (values that change go through device memory) and release()s the graph otherwise.
+// A body that throws during capture ends the capture and leaves no graph.
+class CudaGraphSlot {
+ public:
+  void run(bool enabled, const std::function<void()>& body);
+  void release() { graph_.reset(); }  // captured again on the next run
+  bool captured() const { return graph_ != nullptr; }
+
+ private:
+  std::shared_ptr<void> graph_;
+  bool warmed_ = false;
+};
 
 }  // namespace lucid

@@ -31,6 +31,7 @@
 #include <memory>
 #include <vector>
 
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/models/action_gradient.h"
 #include "lucid/planners/planner.h"
 
@@ -83,8 +84,7 @@ class DreamMpc final : public Planner {
     Tensor actions, grad_buf, stored, init, prior, prior_eps;  // (H, max_batch * N, A)
     Tensor value, term_draw, term_eps;               // max_batch * N; iters x max_batch x A; iters x rows x A
     Tensor head_w, offsets;                          // iters x num_q; the draws' Philox offsets (uint64 bits)
-    std::vector<std::shared_ptr<void>> graphs;       // per (batch, warm): [2 * batch + warm]
-    std::vector<char> warmed;                        // that key ran once uncaptured
+    std::vector<CudaGraphSlot> graphs;               // per (batch, warm): [2 * batch + warm]
     std::uint64_t graph_seed = 0, graph_stream = 0;  // the Rng the graphs were captured for
   } dev_;
   bool cuda_graphs_ = true;

@@ -38,6 +38,7 @@
 #include <span>
 #include <vector>
 
+#include "lucid/engine/cuda_launchers.h"
 #include "lucid/planners/planner.h"
 #include "lucid/planners/rollout_rows.h"
 
@@ -141,9 +142,8 @@ class Mppi final : public Planner {
     Tensor elite, score, elite_mean;  // (max_batch, K) x 2 (indices as floats), (max_batch)
     bool mean_current = false;        // mean / std_dev hold this call's refit (no upload needed)
     // Per batch size B: the CUDA graph of an iteration's sampling + rollout (captured on B's
-    // second device iteration, replayed from then on), and whether B ran once uncaptured.
-    std::vector<std::shared_ptr<void>> graphs;
-    std::vector<char> warmed;
+    // second device iteration, replayed from then on).
+    std::vector<CudaGraphSlot> graphs;
   } dev_;
   bool cuda_graphs_ = true;
 };
