@@ -7,6 +7,7 @@
 
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/error.h"
+#include "random_batch.h"
 
 namespace lucid::agents {
 namespace {
@@ -40,18 +41,7 @@ Tdmpc2AgentConfig small_config(std::uint64_t seed) {
   return c;
 }
 
-Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) {
-  Batch b;
-  const int H = c.horizon, B = c.batch_size;
-  b.obs = Tensor::zeros(Shape{H + 1, B, c.obs_dim});
-  b.action = Tensor::zeros(Shape{H, B, c.action_dim});
-  b.reward = Tensor::zeros(Shape{H, B, 1});
-  rng.normal(b.obs.data(), b.obs.numel());
-  rng.uniform(b.action.data(), b.action.numel());
-  for (std::int64_t i = 0; i < b.action.numel(); ++i) b.action.data()[i] = 2.f * b.action.data()[i] - 1.f;
-  rng.normal(b.reward.data(), b.reward.numel());
-  return b;
-}
+Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) { return lucid::testing::random_update_batch(c, rng); }
 
 TEST(Tdmpc2Agent, ActsInBoundsAndRejectsBadObservations) {
   Tdmpc2Agent agent(small_config(1));

@@ -15,6 +15,7 @@
 #include "lucid/engine/cuda_device.h"
 #include "lucid/engine/rng.h"
 #include "lucid_test.h"
+#include "random_batch.h"
 
 namespace lucid {
 namespace {
@@ -35,18 +36,7 @@ class Tdmpc2UpdateCudaTest : public testing::EmuTest {
   }
 };
 
-Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) {
-  Batch b;
-  const int H = c.horizon, B = c.batch_size;
-  b.obs = Tensor::zeros(Shape{H + 1, B, c.obs_dim});
-  b.action = Tensor::zeros(Shape{H, B, c.action_dim});
-  b.reward = Tensor::zeros(Shape{H, B, 1});
-  rng.normal(b.obs.data(), b.obs.numel());
-  rng.uniform(b.action.data(), b.action.numel());
-  for (std::int64_t i = 0; i < b.action.numel(); ++i) b.action.data()[i] = 2.f * b.action.data()[i] - 1.f;
-  rng.normal(b.reward.data(), b.reward.numel());
-  return b;
-}
+Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) { return lucid::testing::random_update_batch(c, rng); }
 
 // Runs `updates` updates on the CPU agent and on the device from the same state and compares.
 // With graphs on, update 0 runs uncaptured, update 1 is captured and launched, later ones replay
