@@ -105,9 +105,9 @@ __global__ void q_decode_backward_kernel(const float* logits, const float* bias,
 // One head's decode backward with a run-time weight: g_logits = scale * (*weight) * d value / d
 // logits (weight null: 1). The gradient planners' reward (weight null, scale gamma^t) and each
 // terminal Q head (weight = that head's share of the terminal mean, 0 for heads not drawn).
-__global__ void q_decode_scaled_backward_kernel(const float* logits, const float* bias, const float* weight,
-                                                float scale, float* g_logits, std::int64_t rows, int bins,
-                                                float vmin, float step) {
+__global__ void q_head_decode_scaled_backward_kernel(const float* logits, const float* bias,
+                                                     const float* weight, float scale, float* g_logits,
+                                                     std::int64_t rows, int bins, float vmin, float step) {
   const std::int64_t row = std::int64_t{blockIdx.x} * (blockDim.x / 32) + threadIdx.x / 32;
   if (row >= rows) return;
   const int lane = static_cast<int>(threadIdx.x % 32);
@@ -161,7 +161,7 @@ void q_head_decode_scaled_backward_cuda(const float* logits, const float* bias, 
   if (rows == 0) return;
   LUCID_NVTX_RANGE("kernels/q_head_decode_scaled_backward");
   const int threads = cuda::block_threads(128);
-  LUCID_LAUNCH(q_decode_scaled_backward_kernel,
+  LUCID_LAUNCH(q_head_decode_scaled_backward_kernel,
                cuda::blocks_for(static_cast<std::size_t>(rows), threads / 32), threads, 0, stream, logits,
                bias, weight, scale, g_logits, rows, bins, vmin, (vmax - vmin) / static_cast<float>(bins - 1));
 }

@@ -2,10 +2,12 @@
 // sums, against the CPU code they mirror, under the emulator with random fiber order and swept
 // block sizes: the consistency rows (agents::consistency_step), the running scale (the agent's
 // percentile_spread and lerp), the rho-weighted cross-entropy mean (agents::rho_soft_ce's sum)
-// and the serial row sum. The policy-loss rows are checked end to end by test_tdmpc2_update_cuda.
+// the serial row sum, the policy loss's per-row kernels (the CPU agent's pi_loss_backward loops,
+// restated single-task) and the drawn-head copy.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "emu_fixture.h"
@@ -80,6 +82,127 @@ TEST_F(Tdmpc2UpdateKernels, RhoCrossEntropyMeanAndRowSumAreTheSerialSums) {
   kernels::sum_rows_cuda(d_ce.get(), H * B, d_sum.get(), nullptr);
   EXPECT_EQ(d_acc.download()[0], 1.f + loss / static_cast<float>(H));
   EXPECT_EQ(d_sum.download()[0], sum);
+}
+
+// Tdmpc2Agent::pi_loss_backward's row loops, single-task, restated: actions, loss terms, the
+// entropy's action gradient and the stash, then (after da gets the Q part) the output gradient.
+struct PiRowsReference {
+  std::vector<float> action, row_loss, row_entropy, g_q, da, stash, dout;
+};
+PiRowsReference pi_rows_reference(const std::vector<float>& out, const std::vector<float>& eps,
+                                  const std::vector<float>& q, float scale, int H, int B, int A,
+                                  const std::vector<float>& da_q) {
+  constexpr float kLo = -10.f, kHi = 2.f, kHalfLog2Pi = 0.9189385175704956f;
+  const int R = (H + 1) * B;
+  const float dif = kHi - kLo;
+  PiRowsReference ref;
+  ref.action.resize(static_cast<std::size_t>(R) * A);
+  ref.row_loss.resize(R);
+  ref.row_entropy.resize(R);
+  ref.g_q.resize(R);
+  ref.da.resize(ref.action.size());
+  ref.stash.resize(static_cast<std::size_t>(R) * 2 * A);
+  ref.dout.resize(ref.stash.size());
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < A; ++j) {
+      const float* o = out.data() + static_cast<std::size_t>(r) * 2 * A;
+      const float ls = kLo + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+      ref.action[r * A + j] = std::tanh(o[j] + eps[r * A + j] * std::exp(ls));
+    }
+  float w = 1.f;
+  for (int t = 0; t <= H; ++t, w *= 0.5f) {
+    const float row_w = w / (static_cast<float>(H + 1) * B);
+    for (int b = 0; b < B; ++b) {
+      const int r = t * B + b;
+      const float* o = out.data() + static_cast<std::size_t>(r) * 2 * A;
+      float lp_gauss = 0.f, correction = 0.f;
+      for (int j = 0; j < A; ++j) {
+        const float ls = kLo + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+        const float e = eps[r * A + j];
+        lp_gauss += -0.5f * e * e - ls - kHalfLog2Pi;
+        const float a = ref.action[r * A + j];
+        correction += std::log(std::max(1.f - a * a, 0.f) + 1e-6f);
+      }
+      const float lp = lp_gauss - correction, slp = lp_gauss * A, den = lp + 1e-8f;
+      const float se = -lp * (slp / den);
+      ref.row_loss[r] = row_w * -(1e-4f * se + q[r] / scale);
+      ref.row_entropy[r] = se;
+      const float g_se = -row_w * 1e-4f, gq = -row_w / scale;
+      ref.g_q[r] = 0.5f * gq;
+      const float g_lp = g_se * (-slp / den + lp * slp / (den * den));
+      const float g_lpg = g_lp + g_se * (-lp / den) * A;
+      for (int j = 0; j < A; ++j) {
+        const float a = ref.action[r * A + j], one_m = 1.f - a * a;
+        ref.da[r * A + j] = one_m > 0.f ? g_lp * 2.f * a / (one_m + 1e-6f) : 0.f;
+        const float ls = kLo + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
+        ref.stash[static_cast<std::size_t>(r) * 2 * A + A + j] = -g_lpg;
+        ref.stash[static_cast<std::size_t>(r) * 2 * A + j] = eps[r * A + j] * std::exp(ls);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < A; ++j) {
+      const float* o = out.data() + static_cast<std::size_t>(r) * 2 * A;
+      const float a = ref.action[r * A + j];
+      const float dpre = (ref.da[r * A + j] + da_q[r * A + j]) * (1.f - a * a);
+      const float* st = ref.stash.data() + static_cast<std::size_t>(r) * 2 * A;
+      const float th = std::tanh(o[A + j]);
+      ref.dout[static_cast<std::size_t>(r) * 2 * A + j] = dpre;
+      ref.dout[static_cast<std::size_t>(r) * 2 * A + A + j] =
+          (st[A + j] + dpre * st[j]) * 0.5f * dif * (1.f - th * th);
+    }
+  return ref;
+}
+
+TEST_F(Tdmpc2UpdateKernels, PolicyLossRowsMatchTheAgentsLoops) {
+  for (int threads : {32, 128})
+    for (auto [H, B, A] : {std::tuple{0, 1, 1}, std::tuple{3, 7, 6}, std::tuple{3, 33, 21}}) {
+      cuda::ScopedBlockThreads block(threads);
+      const int R = (H + 1) * B;
+      const auto out = random_vector(static_cast<std::size_t>(R) * 2 * A, 56, -2.f, 2.f);
+      const auto eps = random_vector(static_cast<std::size_t>(R) * A, 57);
+      const auto q = random_vector(static_cast<std::size_t>(R), 58, -20.f, 20.f);
+      const auto da_q = random_vector(static_cast<std::size_t>(R) * A, 59);  // the Q heads' part of da
+      const float scale = 3.5f;
+      const PiRowsReference ref = pi_rows_reference(out, eps, q, scale, H, B, A, da_q);
+      DeviceBuffer<float> d_out(out), d_eps(eps), d_q(q), d_scale(std::vector<float>{scale});
+      DeviceBuffer<float> d_act(ref.action.size()), d_loss(R), d_ent(R), d_gq(R), d_da(ref.da.size());
+      DeviceBuffer<float> d_stash(ref.stash.size()), d_dout(ref.dout.size()), d_sum(1);
+      kernels::pi_actions_cuda(d_out.get(), d_eps.get(), R, A, -10.f, 2.f, d_act.get(), nullptr);
+      kernels::pi_loss_rows_cuda(d_out.get(), d_eps.get(), d_act.get(), d_q.get(), d_scale.get(), H, B, A,
+                                 0.5f, 1e-4f, -10.f, 2.f, d_loss.get(), d_ent.get(), d_gq.get(), d_da.get(),
+                                 d_stash.get(), nullptr);
+      EXPECT_TRUE(all_close(d_act.download().data(), ref.action.data(), ref.action.size(), 1e-7, 1e-6))
+          << "action";
+      EXPECT_TRUE(all_close(d_loss.download().data(), ref.row_loss.data(), R, 1e-7, 1e-5)) << "row loss";
+      EXPECT_TRUE(all_close(d_ent.download().data(), ref.row_entropy.data(), R, 1e-6, 1e-5)) << "entropy";
+      EXPECT_TRUE(all_close(d_gq.download().data(), ref.g_q.data(), R, 0, 1e-6)) << "g_q";
+      EXPECT_TRUE(all_close(d_da.download().data(), ref.da.data(), ref.da.size(), 1e-7, 1e-5)) << "da";
+      EXPECT_TRUE(all_close(d_stash.download().data(), ref.stash.data(), ref.stash.size(), 1e-7, 1e-5))
+          << "stash";
+      // The Q heads add their part of da, then the output gradient.
+      std::vector<float> da = d_da.download();
+      for (std::size_t i = 0; i < da.size(); ++i) da[i] += da_q[i];
+      d_da.upload(da);
+      kernels::pi_out_grad_cuda(d_out.get(), d_act.get(), d_da.get(), d_stash.get(), R, A, -10.f, 2.f,
+                                d_dout.get(), nullptr);
+      EXPECT_TRUE(all_close(d_dout.download().data(), ref.dout.data(), ref.dout.size(), 1e-7, 1e-5))
+          << "dout";
+    }
+}
+
+TEST_F(Tdmpc2UpdateKernels, SelectBlocksCopiesTheDrawnHeads) {
+  for (int threads : {32, 256})
+    for (std::int64_t block : {1, 37, 5000}) {
+      cuda::ScopedBlockThreads scoped(threads);
+      const auto src = random_vector(static_cast<std::size_t>(4 * block), 60);
+      const std::vector<float> heads{3.f, 1.f};
+      std::vector<float> want(src.begin() + 3 * block, src.begin() + 4 * block);
+      want.insert(want.end(), src.begin() + block, src.begin() + 2 * block);
+      DeviceBuffer<float> d_src(src), d_heads(heads), d_dst(static_cast<std::size_t>(2 * block));
+      kernels::select_blocks_cuda(d_src.get(), block, d_heads.get(), 2, d_dst.get(), nullptr);
+      EXPECT_TRUE(all_close(d_dst.download().data(), want.data(), want.size(), 0, 0)) << block;
+    }
 }
 
 }  // namespace
