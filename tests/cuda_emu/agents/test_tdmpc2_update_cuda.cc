@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "emu_fixture.h"
+#include "device_flow_test.h"
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/agents/tdmpc2_update_cuda.h"
 #include "lucid/engine/cuda_device.h"
@@ -20,21 +20,14 @@
 namespace lucid {
 namespace {
 
+using Tdmpc2UpdateCudaTest = testing::DeviceFlowTest;
+
 using agents::Batch;
 using agents::Tdmpc2Agent;
 using agents::Tdmpc2AgentConfig;
 using agents::Tdmpc2UpdateCuda;
 using agents::UpdateNoise;
 using testing::all_close;
-
-class Tdmpc2UpdateCudaTest : public testing::EmuTest {
- protected:
-  void SetUp() override {
-    testing::EmuTest::SetUp();
-    emu::set_random_order(false);  // the kernels have their own random-order tests
-    use_cuda_device();
-  }
-};
 
 Batch make_batch(const Tdmpc2AgentConfig& c, Rng& rng) { return lucid::testing::random_update_batch(c, rng); }
 

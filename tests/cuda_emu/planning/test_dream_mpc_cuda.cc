@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "emu_fixture.h"
+#include "device_flow_test.h"
 #include "lucid/engine/cuda_device.h"
 #include "lucid/engine/rng.h"
 #include "lucid/models/tdmpc2/action_gradient.h"
@@ -20,9 +20,12 @@
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/dream_mpc.h"
 #include "lucid_test.h"
+#include "small_tdmpc2.h"
 
 namespace lucid {
 namespace {
+
+using DreamMpcCudaTest = testing::DeviceFlowTest;
 
 using models::RolloutObjective;
 using models::tdmpc2::Tdmpc2ActionGradient;
@@ -34,26 +37,8 @@ using planners::PlannerConfig;
 using testing::all_close;
 using testing::random_vector;
 
-constexpr int kObs = 7, kAct = 3, kLatent = 32, kHorizon = 3, kCandidates = 5;
-
-Tdmpc2Config small_config() {
-  Tdmpc2Config c;
-  c.obs_dim = kObs;
-  c.action_dim = kAct;
-  c.enc_dim = 40;
-  c.mlp_dim = 48;
-  c.latent_dim = kLatent;
-  c.num_q = 3;
-  return c;
-}
-
-void randomise(Tdmpc2Model& m, std::uint64_t seed) {
-  Rng rng(seed);
-  m.init(rng);
-  std::span<float> p = m.params();
-  rng.normal(p.data(), p.size());
-  for (float& x : p) x *= 0.3f;
-}
+constexpr int kObs = testing::kSmallObs, kAct = testing::kSmallAct, kLatent = testing::kSmallLatent;
+constexpr int kHorizon = 3, kCandidates = 5;
 
 PlannerConfig small_dream(int iterations) {
   PlannerConfig p;
@@ -67,19 +52,9 @@ PlannerConfig small_dream(int iterations) {
 
 Tensor to_device(const std::vector<float>& v, Shape s) { return Tensor::from(v, s).to(Device::kCuda); }
 
-class DreamMpcCudaTest : public testing::EmuTest {
- protected:
-  void SetUp() override {
-    testing::EmuTest::SetUp();
-    // Plain fiber order: the data flow is tested here; the kernels have their own random-order tests.
-    emu::set_random_order(false);
-    use_cuda_device();
-  }
-};
-
 TEST_F(DreamMpcCudaTest, ActionGradientMatchesTheCpu) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 3);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 3);
   const int rows = kCandidates, H = kHorizon;
   const auto z0 = random_vector(static_cast<std::size_t>(rows) * kLatent, 10, 0.f, 0.3f);
   const auto actions = random_vector(static_cast<std::size_t>(H) * rows * kAct, 11);
@@ -124,8 +99,8 @@ TEST_F(DreamMpcCudaTest, ActionGradientMatchesTheCpu) {
 }
 
 TEST_F(DreamMpcCudaTest, SamePlanAsTheCpu) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 5);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 5);
   for (auto [batch, iterations] : {std::pair{1, 1}, std::pair{2, 2}}) {
     DreamMpc cpu(small_dream(iterations)), dev(small_dream(iterations));
     cpu.allocate(2);
@@ -156,8 +131,8 @@ TEST_F(DreamMpcCudaTest, SamePlanAsTheCpu) {
 }
 
 TEST_F(DreamMpcCudaTest, AWarmCallIsOneGraphLaunch) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 6);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 6);
   const Tensor obs = to_device(random_vector(kObs, 50), Shape{1, kObs});
   for (bool graphs : {true, false}) {
     DreamMpc dev(small_dream(1));
@@ -183,7 +158,7 @@ TEST_F(DreamMpcCudaTest, AWarmCallIsOneGraphLaunch) {
 }
 
 TEST_F(DreamMpcCudaTest, OtherModelsAreRejectedOnTheDevice) {
-  Tdmpc2Config c = small_config();
+  Tdmpc2Config c = testing::small_tdmpc2_config();
   c.num_tasks = 2;
   c.task_dim = 4;
   EXPECT_ANY_THROW({

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "emu_fixture.h"
+#include "device_flow_test.h"
 #include "lucid/engine/cuda_device.h"
 #include "lucid/engine/rng.h"
 #include "lucid/models/tdmpc2/mlp.h"
@@ -18,21 +18,14 @@
 namespace lucid {
 namespace {
 
+using MlpTrainCudaTest = testing::DeviceFlowTest;
+
 using models::tdmpc2::Mlp;
 using models::tdmpc2::MlpCache;
 using models::tdmpc2::MlpCacheCuda;
 using models::tdmpc2::ParamLayout;
 using testing::all_close;
 using testing::random_vector;
-
-class MlpTrainCudaTest : public testing::EmuTest {
- protected:
-  void SetUp() override {
-    testing::EmuTest::SetUp();
-    emu::set_random_order(false);  // the kernels have their own random-order tests
-    use_cuda_device();
-  }
-};
 
 Tensor device(const std::vector<float>& v) {
   return Tensor::from(v, Shape{static_cast<std::int64_t>(v.size())}).to(Device::kCuda);

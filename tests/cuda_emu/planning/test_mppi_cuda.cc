@@ -11,15 +11,18 @@
 #include <utility>
 #include <vector>
 
-#include "emu_fixture.h"
+#include "device_flow_test.h"
 #include "lucid/engine/cuda_device.h"
 #include "lucid/engine/rng.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/mppi.h"
 #include "lucid_test.h"
+#include "small_tdmpc2.h"
 
 namespace lucid {
 namespace {
+
+using MppiCudaTest = testing::DeviceFlowTest;
 
 using models::tdmpc2::Tdmpc2Config;
 using models::tdmpc2::Tdmpc2Model;
@@ -27,18 +30,7 @@ using planners::Mppi;
 using planners::PlannerConfig;
 using testing::all_close;
 
-constexpr int kObs = 7, kAct = 3, kLatent = 32;
-
-Tdmpc2Config small_config() {
-  Tdmpc2Config c;
-  c.obs_dim = kObs;
-  c.action_dim = kAct;
-  c.enc_dim = 40;
-  c.mlp_dim = 48;
-  c.latent_dim = kLatent;
-  c.num_q = 3;
-  return c;
-}
+constexpr int kObs = testing::kSmallObs, kAct = testing::kSmallAct, kLatent = testing::kSmallLatent;
 
 PlannerConfig small_mppi() {
   PlannerConfig p;
@@ -52,31 +44,9 @@ PlannerConfig small_mppi() {
   return p;
 }
 
-void randomise(Tdmpc2Model& m, std::uint64_t seed) {
-  Rng rng(seed);
-  m.init(rng);
-  std::span<float> p = m.params();
-  rng.normal(p.data(), p.size());
-  for (float& x : p) x *= 0.3f;
-  std::span<float> t = m.target_q();
-  rng.normal(t.data(), t.size());
-  for (float& x : t) x *= 0.3f;
-}
-
-class MppiCudaTest : public testing::EmuTest {
- protected:
-  void SetUp() override {
-    testing::EmuTest::SetUp();
-    // Plain fiber order: what is tested here is the planner's data flow, and the kernels it
-    // launches are swept under random order by their own tests; this keeps the test at seconds.
-    emu::set_random_order(false);
-    use_cuda_device();
-  }
-};
-
 TEST_F(MppiCudaTest, SamePlanAsTheCpu) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 3);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 3);
   // (batch, policy rows): one and two observations, and no policy-prior rows at all.
   for (auto [batch, pi_trajs] : {std::pair{1, 4}, std::pair{2, 4}, std::pair{1, 0}}) {
     PlannerConfig pc = small_mppi();
@@ -110,8 +80,8 @@ TEST_F(MppiCudaTest, SamePlanAsTheCpu) {
 }
 
 TEST_F(MppiCudaTest, LaunchesPerIterationWithAndWithoutTheGraph) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 4);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 4);
   PlannerConfig cfg = small_mppi();
   Rng rng(5);
   const Tensor obs = Tensor::from(testing::random_vector(kObs, 50), Shape{1, kObs}).to(Device::kCuda);
@@ -146,8 +116,8 @@ TEST_F(MppiCudaTest, LaunchesPerIterationWithAndWithoutTheGraph) {
 }
 
 TEST_F(MppiCudaTest, GraphReplaySurvivesWeightUpdatesAndBatchGrowth) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 6);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 6);
   Mppi cpu(small_mppi()), dev(small_mppi());
   cpu.allocate(2);
   dev.allocate(2);
