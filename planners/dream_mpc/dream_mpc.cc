@@ -51,6 +51,15 @@ void DreamMpc::allocate(int max_batch) {
 
 void DreamMpc::reset() { warm_ = false; }
 
+models::RolloutObjective DreamMpc::objective() const {
+  models::RolloutObjective obj;
+  obj.horizon = cfg_.horizon;
+  obj.discount = cfg_.discount;
+  obj.terminal_value = true;
+  obj.uncertainty_coef = cfg_.regularization_coefficient;
+  return obj;
+}
+
 void DreamMpc::make_views(int batch) {
   if (batch == view_batch_) return;
   const std::int64_t rows = static_cast<std::int64_t>(batch) * cfg_.num_pi_trajs;
@@ -108,11 +117,7 @@ Tensor DreamMpc::plan(const models::WorldModel& model, const Tensor& obs, Rng& r
   prior_range.reset();
 
   // (c) SGD on -J; J of the last evaluation (before the last step) selects.
-  models::RolloutObjective obj;
-  obj.horizon = H;
-  obj.discount = cfg_.discount;
-  obj.terminal_value = true;
-  obj.uncertainty_coef = cfg_.regularization_coefficient;
+  models::RolloutObjective obj = objective();
   obj.terminal_eps = term_eps_.data();
   const int iters = iterations();
   for (int it = 0; it < iters; ++it) {

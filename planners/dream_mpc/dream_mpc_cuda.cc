@@ -52,8 +52,7 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
     d.z0 = dev_zeros(max_batch_, L);
     d.z_rows = dev_zeros(max_rows, L);
     d.out = dev_zeros(max_batch_, A);
-    for (Tensor* t : {&d.actions, &d.grad_buf, &d.stored, &d.init, &d.prior, &d.prior_eps})
-      *t = dev_zeros(n_act, A);
+    for (Tensor* t : {&d.actions, &d.grad_buf, &d.stored, &d.prior, &d.prior_eps}) *t = dev_zeros(n_act, A);
     d.value = dev_zeros(max_rows, 1);
     d.term_draw = dev_zeros(static_cast<std::int64_t>(iters) * max_batch_, A);
     d.term_eps = dev_zeros(static_cast<std::int64_t>(iters) * max_rows, A);
@@ -110,14 +109,10 @@ Tensor DreamMpc::plan_cuda(const models::WorldModel& model, const Tensor& obs, R
     for (int t = 0; t < H; ++t)
       k.philox_normal_at(d.prior_eps.data() + t * step, step, rng.seed(), rng.stream(), off + t, k.stream);
     d.grad->policy_rollout(d.z_rows.data(), d.prior_eps.data(), rows, H, d.prior.data());
-    k.dream_warm_start(d.prior.data(), d.stored.data(), d.actions.data(), d.init.data(), H, rows, A,
+    k.dream_warm_start(d.prior.data(), d.stored.data(), d.actions.data(), nullptr, H, rows, A,
                        cfg_.action_reusage_coefficient, warm, k.stream);
     prior_range.reset();
-    models::RolloutObjective obj;
-    obj.horizon = H;
-    obj.discount = cfg_.discount;
-    obj.terminal_value = true;
-    obj.uncertainty_coef = cfg_.regularization_coefficient;
+    models::RolloutObjective obj = objective();
     for (int it = 0; it < iters; ++it) {
       const ProfileRange iteration_range("plan/iteration");
       float* draw = d.term_draw.data() + static_cast<std::size_t>(it) * B * A;

@@ -13,6 +13,7 @@
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/models/tdmpc2/model_cuda.h"
 #include "lucid_test.h"
+#include "small_tdmpc2.h"
 
 namespace lucid {
 namespace {
@@ -22,30 +23,6 @@ using models::tdmpc2::Tdmpc2Model;
 using testing::all_close;
 
 constexpr float kTol = 1e-5f;
-
-Tdmpc2Config small_config() {
-  Tdmpc2Config c;
-  c.obs_dim = 7;
-  c.action_dim = 3;
-  c.enc_dim = 40;
-  c.mlp_dim = 48;
-  c.latent_dim = 32;
-  c.num_q = 3;
-  c.dropout = 0.01f;
-  return c;
-}
-
-// Random weights everywhere (std 0.3 so LayerNorm inputs and logits are far from trivial).
-void randomise(Tdmpc2Model& m, std::uint64_t seed) {
-  Rng rng(seed);
-  m.init(rng);
-  std::span<float> p = m.params();
-  rng.normal(p.data(), p.size());
-  for (float& x : p) x *= 0.3f;
-  std::span<float> t = m.target_q();
-  rng.normal(t.data(), t.size());
-  for (float& x : t) x *= 0.3f;
-}
 
 Tensor host_random(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
   return Tensor::from(testing::random_vector(static_cast<std::size_t>(rows * cols), seed), Shape{rows, cols});
@@ -60,8 +37,8 @@ class Tdmpc2CudaTest : public testing::EmuTest {
 };
 
 TEST_F(Tdmpc2CudaTest, EveryQueryMatchesTheCpu) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 7);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 7);
   const int L = 32, A = 3;
   for (int rows : {1, 13}) {
     const Tensor obs = host_random(rows, 7, 1), z = host_random(rows, L, 2), a = host_random(rows, A, 3);
@@ -132,8 +109,8 @@ TEST_F(Tdmpc2CudaTest, EveryQueryMatchesTheCpu) {
 }
 
 TEST_F(Tdmpc2CudaTest, MixedDevicesAreRefused) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 10);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 10);
   const Tensor z = host_random(4, 32, 31), a = host_random(4, 3, 32);
   const Tensor r_dev = Tensor::zeros(Shape{4, 1}, Device::kCuda);
   EXPECT_THROW(model.reward_into(z, a, r_dev), Error);
@@ -142,8 +119,8 @@ TEST_F(Tdmpc2CudaTest, MixedDevicesAreRefused) {
 }
 
 TEST_F(Tdmpc2CudaTest, TargetQMatchesTheCpu) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 8);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 8);
   const int rows = 9;
   const Tensor z = host_random(rows, 32, 11), a = host_random(rows, 3, 12);
   const Tensor d_z = z.to(Device::kCuda), d_a = a.to(Device::kCuda),
@@ -157,8 +134,8 @@ TEST_F(Tdmpc2CudaTest, TargetQMatchesTheCpu) {
 }
 
 TEST_F(Tdmpc2CudaTest, LaunchCountsAndWeightUpdates) {
-  Tdmpc2Model model(small_config());
-  randomise(model, 9);
+  Tdmpc2Model model(testing::small_tdmpc2_config());
+  testing::randomise_tdmpc2(model, 9);
   const int rows = 5;
   const Tensor z = host_random(rows, 32, 21).to(Device::kCuda),
                a = host_random(rows, 3, 22).to(Device::kCuda);

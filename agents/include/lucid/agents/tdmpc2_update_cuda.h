@@ -76,7 +76,7 @@ class Tdmpc2UpdateCuda {
   bool use_graph_ = true;
   Tensor obs_, act_, rew_;  // the batch: (H + 1) B x O, H B x A, H B
   Tensor td_eps_, pi_eps_, q_masks_, pi_q_masks_;
-  Tensor next_z_, td_action_, td_q_a_, td_q_b_, td_;  // targets
+  Tensor td_action_, td_q_a_, td_q_b_, td_;  // targets (next_z is target_enc_cache_'s output)
   Tensor zs_, dz_, dx_, dlogits_, ce_, lse_, gloss_rew_, gloss_val_, row_se_;
   Tensor pi_action_, q_a_, q_b_, q_sum_, g_q_, da_, stash_, dpi_out_, row_loss_, row_entropy_;
   models::tdmpc2::MlpCacheCuda enc_cache_, target_enc_cache_, target_pi_cache_, rew_cache_, pi_cache_;

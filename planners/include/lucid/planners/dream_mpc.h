@@ -61,6 +61,9 @@ class DreamMpc final : public Planner {
  private:
   void make_views(int batch);
   Tensor plan_cuda(const models::WorldModel& model, const Tensor& obs, Rng& rng);
+  // Eq. (6)'s objective from the config (terminal value and the uncertainty penalty on); the
+  // caller sets the terminal noise and the heads.
+  models::RolloutObjective objective() const;
 
   PlannerConfig cfg_;
   int max_batch_ = 0, view_batch_ = -1;
@@ -81,7 +84,7 @@ class DreamMpc final : public Planner {
     const models::WorldModel* model = nullptr;
     int batch = -1;
     Tensor obs, z0, z_rows, out;  // max_batch x obs_dim / L; max_batch * N x L; max_batch x A
-    Tensor actions, grad_buf, stored, init, prior, prior_eps;  // (H, max_batch * N, A)
+    Tensor actions, grad_buf, stored, prior, prior_eps;  // (H, max_batch * N, A)
     Tensor value, term_draw, term_eps;               // max_batch * N; iters x max_batch x A; iters x rows x A
     Tensor head_w, offsets;                          // iters x num_q; the draws' Philox offsets (uint64 bits)
     std::vector<CudaGraphSlot> graphs;               // per (batch, warm): [2 * batch + warm]
