@@ -95,7 +95,7 @@ void layernorm_backward_cpu(const float* x, const float* gamma, const float* bet
                             const float* rstd, const float* gy, float* gx, float* dgamma, float* dbeta,
                             std::int64_t rows, std::int64_t cols, bool fuse_mish) {
   const bool params = dgamma != nullptr;
-  const int threads = rows * cols >= kParallelGrain ? num_threads() : 1;
+  const int threads = rows * cols >= kParallelGrain ? free_threads() : 1;
   // Per thread: [dgamma partial | dbeta partial | dp scratch], reused across calls on this thread.
   thread_local std::vector<float> scratch;
   scratch.assign(static_cast<std::size_t>(3 * cols * threads), 0.f);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -47,11 +48,39 @@ int num_threads() {
   return g_threads.load();
 }
 
+int free_threads() { return omp_in_parallel() ? 1 : num_threads(); }
+
+void parallel_jobs(int n, const std::function<void(int)>& job) {
+  init_threads();
+  const int threads = std::min(free_threads(), n);
+  if (threads <= 1) {
+    for (int i = 0; i < n; ++i) job(i);
+    return;
+  }
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int i = 0; i < n; ++i) {
+    try {
+      job(i);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+std::pair<int, int> block_range(int n, int parts, int i, int align) {
+  const int units = (n + align - 1) / align;
+  return {std::min(n, units * i / parts * align), std::min(n, units * (i + 1) / parts * align)};
+}
+
 void gemm_rows_parallel_cpu(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda,
                             const float* b, int ldb, float beta, float* c, int ldc) {
   init_threads();
   const double flops = 2.0 * m * n * k;
-  const int threads = std::min(num_threads(), std::max(1, m / 16));
+  const int threads = std::min(free_threads(), std::max(1, m / 16));
   if (threads <= 1 || flops < 4e6) {
     gemm_cpu(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, beta, c, ldc);
     return;

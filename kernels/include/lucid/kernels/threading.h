@@ -11,12 +11,32 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <utility>
 
 namespace lucid::kernels {
 
 void init_threads();
 int num_threads();
 void set_num_threads(int n);  // overrides the environment for the whole process
+
+// The threads a kernel called from here may fork: num_threads() outside any parallel region, 1
+// inside one (nested regions are off, so a fork there would run its blocks one after another on
+// the calling thread; a kernel that splits work by thread count should not split at all).
+int free_threads();
+
+// Runs job(i) for every i in [0, n) as whole jobs spread over lucid's threads, in no fixed order.
+// Inside a job free_threads() is 1, so each job's kernels run on one thread and compute the same
+// floats whichever thread takes it: results do not depend on the schedule. Why: independent
+// networks of one update (the reward head and the Q ensemble) run faster side by side, one per
+// core, than one after another with every GEMM split over the cores (no per-thread re-packing of
+// the same weights, no barrier per kernel). The first exception a job throws is rethrown here
+// after all jobs ended. Outside-in only: called from inside a parallel region it runs serially.
+void parallel_jobs(int n, const std::function<void(int)>& job);
+
+// Block i of `parts` near-equal blocks of [0, n), boundaries on multiples of `align` (the last
+// block takes the remainder): [first, second). Blocks of one split cover [0, n) without overlap.
+std::pair<int, int> block_range(int n, int parts, int i, int align = 1);
 
 // C = op(A) op(B) + beta C (row-major, as gemm_cpu) with the rows of C split into one block of
 // whole 16-row panels per OpenMP thread, each a single-threaded OpenBLAS call. Small problems
