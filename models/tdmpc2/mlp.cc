@@ -182,34 +182,48 @@ void norm_layer(const Mlp& mlp, const LayerSpec& s, const float* params, float* 
 
 }  // namespace
 
-void MlpCache::forward_layers(const Mlp& mlp, const float* params, int first, int rows, const float* x,
-                              std::uint64_t weights_version) {
+void MlpCache::forward_layers(const Mlp& mlp, const float* params, int first, int row0, int rows,
+                              const float* x, std::uint64_t weights_version) {
   for (std::size_t li = static_cast<std::size_t>(first); li < mlp.layers().size(); ++li) {
     const LayerSpec& s = mlp.layers()[li];
     Layer& c = layers_[li];
-    float* y = c.y.data();
+    const std::size_t at = sz(row0) * s.out;  // this block's first row in the layer's buffers
+    float* y = c.y.data() + at;
     if (!s.norm) {  // plain Linear: the output is all the backward needs
       linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, y);
       x = y;
       continue;
     }
-    float* h = c.h.data();
+    float* h = c.h.data() + at;
     linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, h);
-    if (s.dropout && mask_) multiply_mask(h, mask_, std::int64_t{rows} * s.out);
+    if (s.dropout && mask_) multiply_mask(h, mask_ + at, std::int64_t{rows} * s.out);
     // The LayerNorm output that SimNorm reads goes to grad_a_ (not needed by the backward).
-    norm_layer(mlp, s, params, grad_a_.data(), rows, c.mean.data(), c.rstd.data(), h, y);
+    norm_layer(mlp, s, params, grad_a_.data() + at, rows, c.mean.data() + row0, c.rstd.data() + row0, h, y);
     x = y;
   }
 }
 
 void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask,
                  std::uint64_t weights_version) {
+  mlp_forward_begin(cache, rows, mask);
+  cache.forward_layers(mlp, params, 0, 0, rows, cache.input_.data(), weights_version);
+}
+
+void mlp_forward_begin(MlpCache& cache, int rows, const float* mask) {
   kernels::init_threads();
   LUCID_CHECK(rows >= 0 && rows <= cache.capacity_)
       << "MLP batch of " << rows << " rows exceeds the cache's " << cache.capacity_;
   cache.rows_ = rows;
   cache.mask_ = mask;
-  cache.forward_layers(mlp, params, 0, rows, cache.input_.data(), weights_version);
+}
+
+void mlp_forward_rows(const Mlp& mlp, const float* params, MlpCache& cache, int row_begin, int row_end,
+                      std::uint64_t weights_version) {
+  LUCID_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= cache.rows_)
+      << "MLP row block [" << row_begin << ", " << row_end << ") outside the batch of " << cache.rows_
+      << " rows set by mlp_forward_begin";
+  cache.forward_layers(mlp, params, 0, row_begin, row_end - row_begin,
+                       cache.input_.data() + sz(row_begin) * mlp.in_dim(), weights_version);
 }
 
 void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& cache, int rows,
@@ -247,7 +261,7 @@ void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& ca
   }
   norm_layer(mlp, s, params, cache.grad_a_.data(), rows, c.mean.data(), c.rstd.data(), c.h.data(),
              c.y.data());
-  cache.forward_layers(mlp, params, 1, rows, c.y.data(), weights_version);
+  cache.forward_layers(mlp, params, 1, 0, rows, c.y.data(), weights_version);
 }
 
 void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& cache, const float* dy,
@@ -287,22 +301,28 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
       if (s.dropout && cache.mask_) multiply_mask(dhw, cache.mask_, std::int64_t{rows} * s.out);
       dh = dhw;
     }
-    if (grads) {
-      // dW (out, in) += dh^T x; db += column sums of dh.
+    // dW (out, in) += dh^T x and db += column sums of dh; dx = dh W (the layer's input gradient).
+    auto weight_grads = [&] {
       kernels::gemm_rows_parallel_cpu(true, false, s.out, s.in, rows, dh, s.out, x, s.in, 1.f, grads + s.w,
                                       s.in);
       add_column_sums(dh, rows, s.out, grads + s.b);
-    }
-    if (li == 0) {
-      if (dx)
-        kernels::gemm_rows_parallel_cpu(false, false, rows, s.in - dx_first_col, s.out, dh, s.out,
-                                        params + s.w + dx_first_col, s.in, 0.f, dx + dx_first_col, s.in);
+    };
+    const int col0 = li == 0 ? dx_first_col : 0;
+    float* const d_in = li == 0 ? dx : other(dh);
+    auto input_grad = [&] {
+      kernels::gemm_rows_parallel_cpu(false, false, rows, s.in - col0, s.out, dh, s.out, params + s.w + col0,
+                                      s.in, 0.f, d_in + col0, s.in);
+    };
+    if (grads && d_in && kernels::free_threads() == 2) {
+      // On two cores the layer's two products of equal size are the two jobs, one each: neither core
+      // re-packs the other's operands (a row split packs the shared one per core) and the pair
+      // meets once per layer instead of at every GEMM's end.
+      kernels::parallel_jobs(2, [&](int j) { j == 0 ? weight_grads() : input_grad(); });
     } else {
-      float* d_in = other(dh);
-      kernels::gemm_rows_parallel_cpu(false, false, rows, s.in, s.out, dh, s.out, params + s.w, s.in, 0.f,
-                                      d_in, s.in);
-      d_out = d_in;
+      if (grads) weight_grads();
+      if (d_in) input_grad();
     }
+    d_out = d_in;
   }
 }
 

@@ -110,8 +110,11 @@ class MlpCache {
   friend void mlp_forward_shared_prefix(const Mlp&, const float*, MlpCache&, int, const float*, int,
                                         const float*, std::uint64_t);
   friend void mlp_backward(const Mlp&, const float*, float*, MlpCache&, const float*, float*, int);
-  // Layers [first, end) on input x (rows x that layer's in), writing the caches.
-  void forward_layers(const Mlp& mlp, const float* params, int first, int rows, const float* x,
+  friend void mlp_forward_begin(MlpCache&, int, const float*);
+  friend void mlp_forward_rows(const Mlp&, const float*, MlpCache&, int, int, std::uint64_t);
+  // Layers [first, end) on rows [row0, row0 + rows) of the batch, layer `first` reading x (those
+  // rows, x's own row 0 first), writing the same rows of the caches.
+  void forward_layers(const Mlp& mlp, const float* params, int first, int row0, int rows, const float* x,
                       std::uint64_t weights_version);
   struct Layer {
     std::vector<float> h;           // LayerNorm input: x W^T + b, times the dropout mask (norm layers)
@@ -137,6 +140,17 @@ inline constexpr std::uint64_t kUnversionedWeights = ~std::uint64_t{0};
 // small-batch GEMM, whose cache it keys.
 void mlp_forward(const Mlp& mlp, const float* params, MlpCache& cache, int rows, const float* mask = nullptr,
                  std::uint64_t weights_version = kUnversionedWeights);
+
+// The same forward in blocks of rows, so that a chain of networks can run on one block of rows per
+// thread without a barrier between networks (kernels::parallel_jobs; every layer's result for a row
+// depends on that row alone). mlp_forward_begin sets the batch (rows, and its whole mask, as in
+// mlp_forward) once, before the blocks; then mlp_forward_rows(row_begin, row_end) for blocks that
+// cover [0, rows), in any order or at once, each after its input rows were written. The cache then
+// holds what mlp_forward of the batch writes (GEMMs of a block of rows instead of all of them: the
+// same floats, up to BLAS blocking), and mlp_backward may follow.
+void mlp_forward_begin(MlpCache& cache, int rows, const float* mask = nullptr);
+void mlp_forward_rows(const Mlp& mlp, const float* params, MlpCache& cache, int row_begin, int row_end,
+                      std::uint64_t weights_version = kUnversionedWeights);
 
 // Inference forward of rows whose input is [shared | x_r]: the first shared_dim columns are one row
 // `shared` common to every row (planning rollouts that all start from the same latent), and x
