@@ -19,6 +19,7 @@
 #include "lucid/error.h"
 #include "lucid/kernels/copy.h"
 #include "lucid/kernels/softmax.h"
+#include "lucid/kernels/threading.h"
 
 namespace lucid::agents {
 
@@ -135,7 +136,7 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   const int B = cfg_.batch_size, H = cfg_.horizon, A = mc.action_dim, L = mc.latent_dim, M = mc.mlp_dim;
   const int HB = H * B, H1B = (H + 1) * B, TD = mc.task_dim;
   const auto& lay = model_->layout();
-  enc_cache_.reserve(lay.encoder, B);
+  enc_cache_.reserve(lay.encoder, HB);  // the targets' obs[1:], then the rollout's obs[0]
   rew_cache_.reserve(lay.reward, HB);
   pi_cache_.reserve(lay.pi, H1B);
   dyn_caches_.resize(H);
@@ -149,13 +150,18 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   zs_.resize(static_cast<std::size_t>(H1B) * L);
   dz_.resize(static_cast<std::size_t>(H1B) * L);
   dx_.resize(static_cast<std::size_t>(H1B) * std::max(L + TD + A, mc.obs_dim + TD));
-  dlogits_.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
-  row_se_.resize(B);
-  ce_.resize(H1B);
-  lse_.resize(HB);
-  gloss_.resize(HB);
+  row_se_.resize(HB);
+  // Loss scratch per head: the reward head and each Q head (model update), or the policy loss's
+  // two Q heads (H1B rows; ce holds their decoded values there).
+  head_scratch_.resize(1 + mc.num_q);
+  for (HeadScratch& s : head_scratch_) {
+    s.ce.resize(H1B);
+    s.lse.resize(HB);
+    s.gloss.resize(HB);
+    s.dlogits.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
+    s.dx.resize(static_cast<std::size_t>(H1B) * (L + TD + A));
+  }
   pi_action_.resize(static_cast<std::size_t>(H1B) * A);
-  pi_pre_.resize(static_cast<std::size_t>(H1B) * A);
   q_sum_.resize(H1B);
   q_tmp_.resize(H1B);
   da_.resize(static_cast<std::size_t>(H1B) * A);
@@ -269,19 +275,47 @@ void Tdmpc2Agent::compute_targets(const Batch& batch, const UpdateNoise& noise, 
   const float* obs = batch.obs.data();
   const float* rew = batch.reward.data();
   const int* rt = row_tasks();
+  const ProfileRange range("update/td_targets");
 
   // TD targets (no grad): online encoder on obs[1:], policy sample, min of two target heads, each
-  // row discounted with its task's discount.
-  m.encode_raw(obs + static_cast<std::size_t>(B) * O, HB, next_z_.data(), rt);
-  m.pi_action_raw(next_z_.data(), noise.td_eps.data(), HB, td_action_.data(), rt);
-  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads, 1), true, td_.data(),
-          rt);
-  m.q_raw(next_z_.data(), td_action_.data(), HB, std::span<const int>(noise.td_heads + 1, 1), true,
-          td_q_.data(), rt);
-  for (int i = 0; i < HB; ++i) {
-    const float gamma = rt ? discounts_[rt[i]] : discounts_[0];
-    td_[i] = rew[i] + gamma * std::min(td_[i], td_q_[i]);
-  }
+  // row discounted with its task's discount. Every step is row by row, so the whole chain runs as
+  // one job per block of rows (no barrier between the networks), on the update's caches (free until
+  // the model loss): the same networks and decode as encode_raw, pi_action_raw and q_raw, with
+  // their packed weights of this version.
+  const auto& lay = m.layout();
+  const int L = mc.latent_dim, A = mc.action_dim, NB = mc.num_bins, TD = mc.task_dim;
+  const std::uint64_t version = m.weights_version();
+  const int parts = kernels::free_threads();
+  mlp_forward_begin(enc_cache_, HB);
+  mlp_forward_begin(pi_cache_, HB);
+  for (int k = 0; k < 2; ++k) mlp_forward_begin(q_caches_[k], HB);
+  kernels::parallel_jobs(parts, [&](int i) {
+    const auto [r0, r1] = kernels::block_range(HB, parts, i, 16);
+    const int n = r1 - r0;
+    const int* tasks = rt ? rt + r0 : nullptr;
+    m.input_rows(obs + static_cast<std::size_t>(B + r0) * O, O, nullptr, tasks, n,
+                 enc_cache_.input() + static_cast<std::size_t>(r0) * (O + TD));
+    mlp_forward_rows(lay.encoder, m.block(lay.encoder), enc_cache_, r0, r1, version);
+    float* z = next_z_.data() + static_cast<std::size_t>(r0) * L;
+    std::memcpy(z, enc_cache_.output() + static_cast<std::size_t>(r0) * L, sizeof(float) * n * L);
+    m.input_rows(z, L, nullptr, tasks, n, pi_cache_.input() + static_cast<std::size_t>(r0) * (L + TD));
+    mlp_forward_rows(lay.pi, m.block(lay.pi), pi_cache_, r0, r1, version);
+    float* a = td_action_.data() + static_cast<std::size_t>(r0) * A;
+    m.pi_action_from_output(pi_cache_.output() + static_cast<std::size_t>(r0) * 2 * A,
+                            noise.td_eps.data() + static_cast<std::size_t>(r0) * A, n, a, tasks);
+    for (int k = 0; k < 2; ++k) {
+      MlpCache& c = q_caches_[k];
+      const int h = noise.td_heads[k];
+      m.input_rows(z, L, a, tasks, n, c.input() + static_cast<std::size_t>(r0) * (L + TD + A));
+      mlp_forward_rows(lay.q[h], m.target_block(h), c, r0, r1, version);
+      models::tdmpc2::two_hot_inv_rows(c.output() + static_cast<std::size_t>(r0) * NB, n, mc,
+                                       (k == 0 ? td_.data() : td_q_.data()) + r0);
+    }
+    for (int r = r0; r < r1; ++r) {
+      const float gamma = rt ? discounts_[rt[r]] : discounts_[0];
+      td_[r] = rew[r] + gamma * std::min(td_[r], td_q_[r]);
+    }
+  });
 }
 
 void Tdmpc2Agent::model_update(const Batch& batch, const UpdateNoise& noise, std::span<const int> tasks,
@@ -326,51 +360,74 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   kernels::fill_cpu(m.grads().data(), static_cast<std::int64_t>(mt ? lay.task_emb : m.grads().size()), 0.f);
   kernels::fill_cpu(dz_.data(), static_cast<std::int64_t>(dz_.size()), 0.f);
 
-  // Latent rollout and consistency loss.
-  m.input_rows(obs, O, nullptr, rt, B, enc_cache_.input());
-  mlp_forward(lay.encoder, m.block(lay.encoder), enc_cache_, B);
-  std::memcpy(zs_.data(), enc_cache_.output(), sizeof(float) * B * L);
-  float consistency = 0.f, w = 1.f;
+  // Latent rollout and consistency loss: row by row until the loss sum, so encoder and dynamics run
+  // as one job per block of rows (as the targets); the squared errors are summed after, in row order.
   const float cons_scale = cfg_.consistency_coef * 2.f / (static_cast<float>(B) * L * H);
-  for (int t = 0; t < H; ++t, w *= cfg_.rho) {
-    MlpCache& c = dyn_caches_[t];
-    m.input_rows(zs_.data() + static_cast<std::size_t>(t) * B * L, L,
-                 act + static_cast<std::size_t>(t) * B * A, rt, B, c.input());
-    mlp_forward(lay.dynamics, m.block(lay.dynamics), c, B);
-    float* z = zs_.data() + static_cast<std::size_t>(t + 1) * B * L;
-    std::memcpy(z, c.output(), sizeof(float) * B * L);
-    const float* target = next_z_.data() + static_cast<std::size_t>(t) * B * L;
-    float* dz = dz_.data() + static_cast<std::size_t>(t + 1) * B * L;
-    const double se = consistency_step(z, target, B, L, w * cons_scale, dz, row_se_.data());
-    consistency += w * static_cast<float>(se / (static_cast<double>(B) * L));
+  std::vector<float> step_w(H);
+  for (int t = 0; t < H; ++t) step_w[t] = t == 0 ? 1.f : step_w[t - 1] * cfg_.rho;
+  mlp_forward_begin(enc_cache_, B);
+  for (MlpCache& c : dyn_caches_) mlp_forward_begin(c, B);
+  const int parts = kernels::free_threads();
+  kernels::parallel_jobs(parts, [&](int i) {
+    const auto [r0, r1] = kernels::block_range(B, parts, i, 16);
+    const int n = r1 - r0;
+    const int* tasks = rt ? rt + r0 : nullptr;
+    m.input_rows(obs + static_cast<std::size_t>(r0) * O, O, nullptr, tasks, n,
+                 enc_cache_.input() + static_cast<std::size_t>(r0) * (O + TD));
+    mlp_forward_rows(lay.encoder, m.block(lay.encoder), enc_cache_, r0, r1);
+    std::memcpy(zs_.data() + static_cast<std::size_t>(r0) * L,
+                enc_cache_.output() + static_cast<std::size_t>(r0) * L, sizeof(float) * n * L);
+    for (int t = 0; t < H; ++t) {
+      MlpCache& c = dyn_caches_[t];
+      const std::size_t zt = (static_cast<std::size_t>(t) * B + r0) * L;
+      m.input_rows(zs_.data() + zt, L, act + (static_cast<std::size_t>(t) * B + r0) * A, tasks, n,
+                   c.input() + static_cast<std::size_t>(r0) * ZA);
+      mlp_forward_rows(lay.dynamics, m.block(lay.dynamics), c, r0, r1);
+      const std::size_t z1 = zt + static_cast<std::size_t>(B) * L;  // step t + 1, same rows
+      std::memcpy(zs_.data() + z1, c.output() + static_cast<std::size_t>(r0) * L, sizeof(float) * n * L);
+      consistency_step(zs_.data() + z1, next_z_.data() + zt, n, L, step_w[t] * cons_scale, dz_.data() + z1,
+                       row_se_.data() + static_cast<std::size_t>(t) * B + r0);
+    }
+  });
+  float consistency = 0.f;
+  for (int t = 0; t < H; ++t) {
+    double se = 0.0;
+    for (int b = 0; b < B; ++b) se += row_se_[static_cast<std::size_t>(t) * B + b];
+    consistency += step_w[t] * static_cast<float>(se / (static_cast<double>(B) * L));
   }
   consistency /= static_cast<float>(H);
 
-  // Reward and value losses over all H steps at once.
   m.input_rows(zs_.data(), L, act, rt, HB, rew_cache_.input());
-  mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
   // Two-hot soft cross-entropy of all H steps in one kernel pass (kernels/softmax.h); row t * B + b
   // carries the gradient weight coef * rho^t / (B H). Returns mean_t rho^t mean_b ce.
-  auto soft_ce = [&](const float* logits, const float* target, float coef) {
-    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, ce_.data(), lse_.data(),
-                       gloss_.data(), dlogits_.data());
+  auto soft_ce = [&](const float* logits, const float* target, float coef, HeadScratch& s) {
+    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, s.ce.data(), s.lse.data(),
+                       s.gloss.data(), s.dlogits.data());
   };
-  const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);
-  mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
-               dx_.data());
-  add_latent_grad(dx_.data(), L, ZA, HB, dz_.data());
-  if (mt) add_task_grad(dx_.data(), ZA, L, HB);
-
-  float value_loss = 0.f;
-  for (int q = 0; q < mc.num_q; ++q) {
+  const int n_heads = 1 + mc.num_q;  // job 0: reward; job 1 + q: Q head q
+  kernels::parallel_jobs(n_heads, [&](int j) {
+    HeadScratch& s = head_scratch_[j];
+    if (j == 0) {
+      mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
+      s.loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef, s);
+      mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, s.dlogits.data(),
+                   s.dx.data());
+      return;
+    }
+    const int q = j - 1;
     MlpCache& c = q_caches_[q];
     const Mlp& head = lay.q[q];
     kernels::copy_cpu(rew_cache_.input(), c.input(), std::int64_t{HB} * ZA);
     mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
-    value_loss += soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q));
-    mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());
-    add_latent_grad(dx_.data(), L, ZA, HB, dz_.data());
-    if (mt) add_task_grad(dx_.data(), ZA, L, HB);
+    s.loss = soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q), s);
+    mlp_backward(head, m.block(head), m.grad_block(head), c, s.dlogits.data(), s.dx.data());
+  });
+  const float reward_loss = head_scratch_[0].loss;
+  float value_loss = 0.f;
+  for (int j = 0; j < n_heads; ++j) {
+    if (j > 0) value_loss += head_scratch_[j].loss;
+    add_latent_grad(head_scratch_[j].dx.data(), L, ZA, HB, dz_.data());
+    if (mt) add_task_grad(head_scratch_[j].dx.data(), ZA, L, HB);
   }
   value_loss /= static_cast<float>(mc.num_q);
 
@@ -423,37 +480,38 @@ float Tdmpc2Agent::pi_loss_backward(const UpdateNoise& noise, bool update_scale,
   // The model step may have pushed a row past norm 1: the policy's lookup renormalises it again.
   if (mt) m.renorm_task_embeddings(std::span<const int>(row_tasks_.data(), B));
 
-  // Policy on the detached latents: a = tanh(mu + eps * exp(log_std)). Multitask: mean, log_std and
-  // eps are masked to the row's task, so a padded dim's action is tanh(0) = 0 and carries no gradient.
-  m.input_rows(zs_.data(), L, nullptr, rt, R, pi_cache_.input());
-  mlp_forward(lay.pi, m.block(lay.pi), pi_cache_, R);
+  // Policy on the detached latents: a = tanh(mu + eps * exp(log_std)) (multitask: mean, log_std and
+  // eps masked to the row's task, so a padded dim's action is tanh(0) = 0 and carries no gradient),
+  // then Q of the two chosen heads (updated weights, no parameter gradient; dropout on as in train
+  // mode). All row by row: one job per block of rows runs the chain (see compute_targets), each
+  // head decoding into its own scratch; the two are summed after, in head order.
   const float* out = pi_cache_.output();
   const float* eps = noise.pi_eps.data();
-  for (int r = 0; r < R; ++r) {
-    const int valid = rt ? mc.task_action_dim(rt[r]) : A;
-    for (int j = 0; j < A; ++j) {
-      const std::size_t i = static_cast<std::size_t>(r) * A + j;
-      if (j >= valid) {
-        pi_pre_[i] = pi_action_[i] = 0.f;
-        continue;
-      }
-      const float* o = out + static_cast<std::size_t>(r) * 2 * A;
-      const float log_std = mc.log_std_min + 0.5f * dif * (std::tanh(o[A + j]) + 1.f);
-      pi_pre_[i] = o[j] + eps[i] * std::exp(log_std);
-      pi_action_[i] = std::tanh(pi_pre_[i]);
+  mlp_forward_begin(pi_cache_, R);
+  for (int k = 0; k < 2; ++k)
+    mlp_forward_begin(q_caches_[k], R, noise.pi_q_masks.data() + static_cast<std::size_t>(k) * R * M);
+  const int parts = kernels::free_threads();
+  kernels::parallel_jobs(parts, [&](int i) {
+    const auto [r0, r1] = kernels::block_range(R, parts, i, 16);
+    const int n = r1 - r0;
+    const int* tasks = rt ? rt + r0 : nullptr;
+    const float* z = zs_.data() + static_cast<std::size_t>(r0) * L;
+    m.input_rows(z, L, nullptr, tasks, n, pi_cache_.input() + static_cast<std::size_t>(r0) * (L + TD));
+    mlp_forward_rows(lay.pi, m.block(lay.pi), pi_cache_, r0, r1);
+    float* a = pi_action_.data() + static_cast<std::size_t>(r0) * A;
+    m.pi_action_from_output(out + static_cast<std::size_t>(r0) * 2 * A,
+                            eps + static_cast<std::size_t>(r0) * A, n, a, tasks);
+    for (int k = 0; k < 2; ++k) {
+      MlpCache& c = q_caches_[k];
+      m.input_rows(z, L, a, tasks, n, c.input() + static_cast<std::size_t>(r0) * ZA);
+      mlp_forward_rows(lay.q[noise.pi_heads[k]], m.block(lay.q[noise.pi_heads[k]]), c, r0, r1);
+      models::tdmpc2::two_hot_inv_rows(c.output() + static_cast<std::size_t>(r0) * mc.num_bins, n, mc,
+                                       head_scratch_[k].ce.data() + r0);
     }
-  }
-
-  // Q of the two chosen heads (updated weights, no parameter gradient; dropout on as in train mode).
+  });
   std::fill(q_sum_.begin(), q_sum_.end(), 0.f);
-  for (int k = 0; k < 2; ++k) {
-    const Mlp& head = lay.q[noise.pi_heads[k]];
-    MlpCache& c = q_caches_[k];
-    m.input_rows(zs_.data(), L, pi_action_.data(), rt, R, c.input());
-    mlp_forward(head, m.block(head), c, R, noise.pi_q_masks.data() + static_cast<std::size_t>(k) * R * M);
-    models::tdmpc2::two_hot_inv_rows(c.output(), R, mc, q_tmp_.data());
-    for (int r = 0; r < R; ++r) q_sum_[r] += 0.5f * q_tmp_[r];
-  }
+  for (int k = 0; k < 2; ++k)
+    for (int r = 0; r < R; ++r) q_sum_[r] += 0.5f * head_scratch_[k].ce[r];
 
   // RunningScale: lerp towards max(P95 - P5, 1) of the first step's Q.
   if (update_scale) {
@@ -519,20 +577,24 @@ float Tdmpc2Agent::pi_loss_backward(const UpdateNoise& noise, bool update_scale,
 
   // Q backward to the action (two heads, each weighted 1/2); the Q weights are detached, the task
   // embedding in Q's input is not (official: Q(zs, action, task, detach=True)).
-  for (int k = 0; k < 2; ++k) {
+  kernels::parallel_jobs(2, [&](int k) {
     const Mlp& head = lay.q[noise.pi_heads[k]];
     MlpCache& c = q_caches_[k];
-    models::tdmpc2::two_hot_inv_backward_rows(c.output(), q_tmp_.data(), R, mc, dlogits_.data());
+    HeadScratch& s = head_scratch_[k];
+    models::tdmpc2::two_hot_inv_backward_rows(c.output(), q_tmp_.data(), R, mc, s.dlogits.data());
     // The latent is detached: only the columns from the task embedding on get a gradient.
-    mlp_backward(head, m.block(head), nullptr, c, dlogits_.data(), dx_.data(), L);
+    mlp_backward(head, m.block(head), nullptr, c, s.dlogits.data(), s.dx.data(), L);
+  });
+  for (int k = 0; k < 2; ++k) {
+    const float* dx = head_scratch_[k].dx.data();
     for (int r = 0; r < R; ++r) {
       const float* mask = mt ? m.action_mask(rt[r]) : nullptr;
       for (int j = 0; j < A; ++j) {
-        const float g = dx_[static_cast<std::size_t>(r) * ZA + L + TD + j];
+        const float g = dx[static_cast<std::size_t>(r) * ZA + L + TD + j];
         da_[static_cast<std::size_t>(r) * A + j] += mask ? mask[j] * g : g;
       }
     }
-    if (mt) add_task_grad(dx_.data(), ZA, L, R);
+    if (mt) add_task_grad(dx, ZA, L, R);
   }
 
   // Through tanh, the reparameterisation and the log_std squashing into the policy outputs.

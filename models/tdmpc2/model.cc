@@ -264,10 +264,14 @@ void Tdmpc2Model::q_raw(const float* z, const float* a, int rows, std::span<cons
 void Tdmpc2Model::pi_action_raw(const float* z, const float* eps, int rows, float* action,
                                 const int* tasks) const {
   Scratch& s = scratch(rows);
-  const int A = cfg_.action_dim;
   input_rows(z, cfg_.latent_dim, nullptr, tasks, rows, s.pi.input());
   mlp_forward(layout_.pi, block(layout_.pi), s.pi, rows, nullptr, weights_version_);
-  const float* out = s.pi.output();
+  pi_action_from_output(s.pi.output(), eps, rows, action, tasks);
+}
+
+void Tdmpc2Model::pi_action_from_output(const float* out, const float* eps, int rows, float* action,
+                                        const int* tasks) const {
+  const int A = cfg_.action_dim;
   const float dif = cfg_.log_std_max - cfg_.log_std_min;
   for (int r = 0; r < rows; ++r) {
     const float* mu = out + static_cast<std::size_t>(r) * 2 * A;

@@ -149,6 +149,7 @@ TEST_F(RecordRanges, Tdmpc2UpdateOpensEachPhase) {
   stop();
   EXPECT_EQ(top_level(), (std::vector<std::string>{"update/world_model", "update/optimizer", "update/policy",
                                                    "update/optimizer", "update/ema"}));
+  EXPECT_EQ(count_inside("update/world_model", 0, "update/td_targets"), 1);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "lucid/agents/tdmpc2_agent.h"
 #include "lucid/error.h"
+#include "lucid/kernels/threading.h"
 #include "random_batch.h"
 
 namespace lucid::agents {
@@ -103,6 +104,45 @@ TEST(Tdmpc2Agent, StateRoundTripContinuesBitIdentically) {
   AgentState broken = a.state();
   broken.tensors[0].data.pop_back();
   EXPECT_THROW(b.load_state(broken), IoError);
+}
+
+// The update runs whole networks and blocks of rows as jobs over the threads in no fixed order
+// (kernels::parallel_jobs): on two threads it must still be deterministic (two runs bit for bit)
+// and compute the one-thread update (same losses and parameters up to float summation order).
+TEST(Tdmpc2Agent, TwoThreadUpdatesAreDeterministicAndEqualOneThread) {
+  auto cfg = small_config(5);
+  cfg.batch_size = 64;  // rows enough for every kernel to split over two threads
+  Rng data(6);
+  const Batch batch = make_batch(cfg, data);
+  struct Run {
+    std::vector<UpdateInfo> info;
+    std::vector<float> params;
+  };
+  auto run = [&](int threads) {
+    kernels::set_num_threads(threads);
+    Tdmpc2Agent agent(cfg);
+    Run r;
+    UpdateNoise noise;
+    for (int i = 0; i < 3; ++i) {
+      agent.draw_noise(noise);
+      r.info.push_back(agent.update_batch(batch, noise));
+    }
+    r.params.assign(agent.model().params().begin(), agent.model().params().end());
+    return r;
+  };
+  const Run one = run(1), two = run(2), again = run(2);
+  kernels::set_num_threads(1);
+  EXPECT_EQ(two.params, again.params) << "two-thread updates differ between runs";
+  for (std::size_t u = 0; u < one.info.size(); ++u)
+    for (const char* key :
+         {"total_loss", "consistency_loss", "reward_loss", "value_loss", "pi_loss", "grad_norm"}) {
+      EXPECT_EQ(two.info[u].at(key), again.info[u].at(key)) << key << " of update " << u;
+      EXPECT_NEAR(two.info[u].at(key), one.info[u].at(key), 1e-4 * std::fabs(one.info[u].at(key)) + 1e-6)
+          << key << " of update " << u;
+    }
+  ASSERT_EQ(one.params.size(), two.params.size());
+  for (std::size_t i = 0; i < one.params.size(); ++i)
+    ASSERT_NEAR(two.params[i], one.params[i], 1e-5f + 1e-4f * std::fabs(one.params[i])) << "parameter " << i;
 }
 
 }  // namespace

@@ -170,6 +170,10 @@ class Tdmpc2Model final : public WorldModel {
   // Policy action: tanh(mask * (mean + eps * std)) (eps nullptr: tanh(mask * mean)).
   void pi_action_raw(const float* z, const float* eps, int rows, float* action,
                      const int* tasks = nullptr) const;
+  // The squash of pi_action_raw on policy outputs pi_out (rows x 2A: mean | log_std pre-squash),
+  // for callers that run the policy's Mlp themselves (the agent's update, in blocks of rows).
+  void pi_action_from_output(const float* pi_out, const float* eps, int rows, float* action,
+                             const int* tasks = nullptr) const;
 
   // The device twin (model_cuda.h) that the *_into queries use when their tensors are on
   // Device::kCuda: made on first use, weights re-uploaded whenever weights_version() moved.
