@@ -19,6 +19,7 @@
 #include "lucid/error.h"
 #include "lucid/kernels/copy.h"
 #include "lucid/kernels/softmax.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/planners/dream_mpc.h"
 
 namespace lucid::agents {
@@ -173,11 +174,9 @@ BmpcAgent::BmpcAgent(const BmpcAgentConfig& config)
   zs_.resize(sz(H1B) * L);
   dz_.resize(sz(H1B) * L);
   dx_.resize(sz(H1B) * (L + A));
-  dlogits_.resize(sz(H1B) * mc.num_bins);
   row_se_.resize(B);
-  ce_.resize(H1B);
-  lse_.resize(HB);
-  gloss_.resize(HB);
+  head_scratch_.resize(1 + mc.num_q);  // the reward head, then one per V head
+  for (HeadScratch& s : head_scratch_) s.reserve(HB, HB, mc.num_bins, L + A);
   expert_.resize(sz(H1B) * 2 * A);
   dpi_out_.resize(sz(H1B) * 2 * A);
   sorted_.resize(B);
@@ -408,27 +407,38 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
   consistency /= static_cast<float>(H);
 
   // 3. Reward and value losses over all H steps at once: row t * B + b weighs coef rho^t / (B H).
-  auto soft_ce = [&](const float* logits, const float* target, float coef) {
-    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, ce_.data(), lse_.data(),
-                       gloss_.data(), dlogits_.data());
+  // The reward head and the V heads are independent until their input gradients meet in dz: each
+  // head's forward, loss and backward is one job (kernels::parallel_jobs, one head per core at a
+  // time) with its own scratch, summed into dz after in head order (as tdmpc2_agent.cc).
+  auto soft_ce = [&](const float* logits, const float* target, float coef, HeadScratch& s) {
+    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, s.ce.data(), s.lse.data(),
+                       s.gloss.data(), s.dlogits.data());
   };
   concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
-  mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
-  const float reward_loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef);
-  mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, dlogits_.data(),
-               dx_.data());
-  for (int r = 0; r < HB; ++r)
-    for (int j = 0; j < L; ++j) dz_[sz(r) * L + j] += dx_[sz(r) * (L + A) + j];
-
-  float value_loss = 0.f;
-  for (int q = 0; q < mc.num_q; ++q) {
+  const int n_heads = 1 + mc.num_q;  // job 0: reward; job 1 + q: V head q
+  kernels::parallel_jobs(n_heads, [&](int j) {
+    HeadScratch& s = head_scratch_[j];
+    if (j == 0) {
+      mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
+      s.loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef, s);
+      mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, s.dlogits.data(),
+                   s.dx.data());
+      return;
+    }
+    const int q = j - 1;
     MlpCache& c = v_caches_[q];
     const Mlp& head = lay.v[q];
     std::memcpy(c.input(), zs_.data(), sizeof(float) * sz(HB) * L);
     mlp_forward(head, m.block(head), c, HB, noise.v_masks.data() + sz(q) * HB * M);
-    value_loss += soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q));
-    mlp_backward(head, m.block(head), m.grad_block(head), c, dlogits_.data(), dx_.data());
-    for (std::size_t i = 0; i < sz(HB) * L; ++i) dz_[i] += dx_[i];
+    s.loss = soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q), s);
+    mlp_backward(head, m.block(head), m.grad_block(head), c, s.dlogits.data(), s.dx.data());
+  });
+  const float reward_loss = head_scratch_[0].loss;
+  add_latent_grad(head_scratch_[0].dx.data(), L, L + A, HB, dz_.data());
+  float value_loss = 0.f;
+  for (int q = 0; q < mc.num_q; ++q) {
+    value_loss += head_scratch_[1 + q].loss;
+    add_latent_grad(head_scratch_[1 + q].dx.data(), L, L, HB, dz_.data());
   }
   value_loss /= static_cast<float>(mc.num_q);
 

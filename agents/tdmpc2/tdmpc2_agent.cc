@@ -154,13 +154,7 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   // Loss scratch per head: the reward head and each Q head (model update), or the policy loss's
   // two Q heads (H1B rows; ce holds their decoded values there).
   head_scratch_.resize(1 + mc.num_q);
-  for (HeadScratch& s : head_scratch_) {
-    s.ce.resize(H1B);
-    s.lse.resize(HB);
-    s.gloss.resize(HB);
-    s.dlogits.resize(static_cast<std::size_t>(H1B) * mc.num_bins);
-    s.dx.resize(static_cast<std::size_t>(H1B) * (L + TD + A));
-  }
+  for (HeadScratch& s : head_scratch_) s.reserve(H1B, HB, mc.num_bins, L + TD + A);
   pi_action_.resize(static_cast<std::size_t>(H1B) * A);
   q_sum_.resize(H1B);
   q_tmp_.resize(H1B);

@@ -39,6 +39,7 @@
 
 #include "lucid/agents/agent.h"
 #include "lucid/agents/replay_buffer.h"
+#include "lucid/agents/rho_soft_ce.h"
 #include "lucid/engine/optim.h"
 #include "lucid/engine/rng.h"
 #include "lucid/models/bmpc/model.h"
@@ -153,8 +154,8 @@ class BmpcAgent final : public Agent {
   models::tdmpc2::MlpCache enc_cache_, rew_cache_, pi_cache_;
   std::vector<models::tdmpc2::MlpCache> dyn_caches_, v_caches_;
   std::vector<double> row_se_;  // per-row squared errors of the consistency loss (B)
-  std::vector<float> next_z_, z_real_, td_, td_action_, td_r_, td_z_, zs_, dz_, dx_, dlogits_, ce_, lse_,
-      gloss_;
+  std::vector<float> next_z_, z_real_, td_, td_action_, td_r_, td_z_, zs_, dz_, dx_;
+  std::vector<HeadScratch> head_scratch_;  // what each head's job writes (rho_soft_ce.h)
   std::vector<float> expert_, dpi_out_, sorted_;
   Tensor obs_, re_obs_;  // act(): one observation; reanalyze: its states
   std::vector<Rng> re_rngs_;

@@ -38,6 +38,7 @@
 
 #include "lucid/agents/agent.h"
 #include "lucid/agents/replay_buffer.h"
+#include "lucid/agents/rho_soft_ce.h"
 #include "lucid/engine/optim.h"
 #include "lucid/engine/rng.h"
 #include "lucid/models/tdmpc2/model.h"
@@ -163,12 +164,6 @@ class Tdmpc2Agent final : public Agent {
   std::vector<models::tdmpc2::MlpCache> q_caches_;    // one per head
   std::vector<double> row_se_;                        // per-row squared errors of the consistency loss (HB)
   std::vector<float> next_z_, td_, td_action_, td_q_, zs_, dz_, dx_;
-  // What one head's job writes while heads run side by side (kernels::parallel_jobs).
-  struct HeadScratch {
-    std::vector<float> ce, lse, gloss;  // rho_soft_ce's per-row outputs
-    std::vector<float> dlogits, dx;     // the head's output and input gradients
-    float loss = 0.f;
-  };
   std::vector<HeadScratch> head_scratch_;  // reward, then one per Q head (the policy loss uses two)
   std::vector<float> pi_action_, q_sum_, q_tmp_, da_, dpi_out_, sorted_;
   Tensor obs_, act_buf_;  // act(): one observation, planned as a batch of one
