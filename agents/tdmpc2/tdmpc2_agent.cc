@@ -151,6 +151,8 @@ Tdmpc2Agent::Tdmpc2Agent(const Tdmpc2AgentConfig& config)
   dz_.resize(static_cast<std::size_t>(H1B) * L);
   dx_.resize(static_cast<std::size_t>(H1B) * std::max(L + TD + A, mc.obs_dim + TD));
   row_se_.resize(HB);
+  step_w_.resize(H);
+  for (int t = 0; t < H; ++t) step_w_[t] = t == 0 ? 1.f : step_w_[t - 1] * cfg_.rho;
   // Loss scratch per head: the reward head and each Q head (model update), or the policy loss's
   // two Q heads (H1B rows; ce holds their decoded values there).
   head_scratch_.resize(1 + mc.num_q);
@@ -357,8 +359,7 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   // Latent rollout and consistency loss: row by row until the loss sum, so encoder and dynamics run
   // as one job per block of rows (as the targets); the squared errors are summed after, in row order.
   const float cons_scale = cfg_.consistency_coef * 2.f / (static_cast<float>(B) * L * H);
-  std::vector<float> step_w(H);
-  for (int t = 0; t < H; ++t) step_w[t] = t == 0 ? 1.f : step_w[t - 1] * cfg_.rho;
+  const std::vector<float>& step_w = step_w_;
   mlp_forward_begin(enc_cache_, B);
   for (MlpCache& c : dyn_caches_) mlp_forward_begin(c, B);
   const int parts = kernels::free_threads();

@@ -50,7 +50,7 @@ int num_threads() {
 
 int free_threads() { return omp_in_parallel() ? 1 : num_threads(); }
 
-void parallel_jobs(int n, const std::function<void(int)>& job) {
+void parallel_jobs(int n, JobFn job) {
   init_threads();
   const int threads = std::min(free_threads(), n);
   if (threads <= 1) {

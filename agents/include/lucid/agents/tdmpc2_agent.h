@@ -26,6 +26,12 @@
 // the next model update's gradient of the table: the agent keeps it across updates (and in its
 // state) to do the same.
 //
+// Threads: the update runs independent work as whole jobs, one per core (kernels::parallel_jobs):
+// the reward and Q heads of the model loss side by side, and the row-by-row chains (TD targets,
+// latent rollout, the policy loss's forward) one block of rows per core. Each job has its own
+// scratch and the sums across jobs are taken after them in a fixed order, so results do not
+// depend on the schedule.
+//
 // Memory: every activation buffer is sized at construction for batch_size x (H+1) rows; an
 // update allocates nothing.
 #pragma once
@@ -162,6 +168,7 @@ class Tdmpc2Agent final : public Agent {
   models::tdmpc2::MlpCache enc_cache_, rew_cache_, pi_cache_, target_cache_;
   std::vector<models::tdmpc2::MlpCache> dyn_caches_;  // one per step
   std::vector<models::tdmpc2::MlpCache> q_caches_;    // one per head
+  std::vector<float> step_w_;                         // rho^t, t < H
   std::vector<double> row_se_;                        // per-row squared errors of the consistency loss (HB)
   std::vector<float> next_z_, td_, td_action_, td_q_, zs_, dz_, dx_;
   std::vector<HeadScratch> head_scratch_;  // reward, then one per Q head (the policy loss uses two)

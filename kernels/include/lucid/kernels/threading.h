@@ -11,7 +11,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace lucid::kernels {
@@ -32,7 +33,23 @@ int free_threads();
 // core, than one after another with every GEMM split over the cores (no per-thread re-packing of
 // the same weights, no barrier per kernel). The first exception a job throws is rethrown here
 // after all jobs ended. Outside-in only: called from inside a parallel region it runs serially.
-void parallel_jobs(int n, const std::function<void(int)>& job);
+class JobFn;
+void parallel_jobs(int n, JobFn job);
+
+// A non-owning reference to a callable job(int) for parallel_jobs: unlike std::function it never
+// allocates (the update promises no allocation), and the callable only has to outlive the call.
+class JobFn {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, JobFn>>>
+  JobFn(F&& f)  // NOLINT(google-explicit-constructor): passed as a lambda at every call
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* obj, int i) { (*static_cast<std::remove_reference_t<F>*>(obj))(i); }) {}
+  void operator()(int i) const { call_(obj_, i); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, int);
+};
 
 // Block i of `parts` near-equal blocks of [0, n), boundaries on multiples of `align` (the last
 // block takes the remainder): [first, second). Blocks of one split cover [0, n) without overlap.
