@@ -313,7 +313,7 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
       kernels::gemm_rows_parallel_cpu(false, false, rows, s.in - col0, s.out, dh, s.out, params + s.w + col0,
                                       s.in, 0.f, d_in + col0, s.in);
     };
-    if (grads && d_in && kernels::free_threads() == 2) {
+    if (grads && d_in && col0 == 0 && kernels::free_threads() == 2) {
       // On two cores the layer's two products of equal size are the two jobs, one each: neither core
       // re-packs the other's operands (a row split packs the shared one per core) and the pair
       // meets once per layer instead of at every GEMM's end.
