@@ -410,28 +410,20 @@ void BmpcAgent::model_update(const Batch& batch, const BmpcUpdateNoise& noise, U
   // The reward head and the V heads are independent until their input gradients meet in dz: each
   // head's forward, loss and backward is one job (kernels::parallel_jobs, one head per core at a
   // time) with its own scratch, summed into dz after in head order (as tdmpc2_agent.cc).
-  auto soft_ce = [&](const float* logits, const float* target, float coef, HeadScratch& s) {
-    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, s.ce.data(), s.lse.data(),
-                       s.gloss.data(), s.dlogits.data());
-  };
+  const RhoSoftCeShape ce{H, B, NB, mc.vmin, mc.vmax, cfg_.rho};
   concat_rows(zs_.data(), L, act, A, HB, rew_cache_.input());
   const int n_heads = 1 + mc.num_q;  // job 0: reward; job 1 + q: V head q
   kernels::parallel_jobs(n_heads, [&](int j) {
-    HeadScratch& s = head_scratch_[j];
     if (j == 0) {
-      mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
-      s.loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef, s);
-      mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, s.dlogits.data(),
-                   s.dx.data());
+      head_loss_job(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, nullptr, rew,
+                    cfg_.reward_coef, ce, head_scratch_[0]);
       return;
     }
     const int q = j - 1;
-    MlpCache& c = v_caches_[q];
-    const Mlp& head = lay.v[q];
-    std::memcpy(c.input(), zs_.data(), sizeof(float) * sz(HB) * L);
-    mlp_forward(head, m.block(head), c, HB, noise.v_masks.data() + sz(q) * HB * M);
-    s.loss = soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q), s);
-    mlp_backward(head, m.block(head), m.grad_block(head), c, s.dlogits.data(), s.dx.data());
+    std::memcpy(v_caches_[q].input(), zs_.data(), sizeof(float) * sz(HB) * L);
+    head_loss_job(lay.v[q], m.block(lay.v[q]), m.grad_block(lay.v[q]), v_caches_[q],
+                  noise.v_masks.data() + sz(q) * HB * M, td_.data(),
+                  cfg_.value_coef / static_cast<float>(mc.num_q), ce, head_scratch_[j]);
   });
   const float reward_loss = head_scratch_[0].loss;
   add_latent_grad(head_scratch_[0].dx.data(), L, L + A, HB, dz_.data());

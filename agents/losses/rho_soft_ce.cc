@@ -1,4 +1,5 @@
-// rho_soft_ce (lucid/agents/rho_soft_ce.h): one kernel pass forward and one backward over all H steps.
+// rho_soft_ce (lucid/agents/rho_soft_ce.h): one kernel pass forward and one backward over all H steps;
+// head_loss_job: a head's forward, that loss and its backward.
 #include "lucid/agents/rho_soft_ce.h"
 
 #include "lucid/kernels/softmax.h"
@@ -20,6 +21,16 @@ float rho_soft_ce(const float* logits, const float* target, int horizon, int bat
   }
   kernels::soft_ce_backward_cpu(logits, target, lse, gloss, dlogits, rows, num_bins, vmin, vmax);
   return loss / static_cast<float>(H);
+}
+
+void head_loss_job(const models::tdmpc2::Mlp& head, const float* params, float* grads,
+                   models::tdmpc2::MlpCache& cache, const float* mask, const float* target, float coef,
+                   const RhoSoftCeShape& shape, HeadScratch& s) {
+  models::tdmpc2::mlp_forward(head, params, cache, shape.horizon * shape.batch, mask);
+  s.loss =
+      rho_soft_ce(cache.output(), target, shape.horizon, shape.batch, shape.num_bins, shape.vmin, shape.vmax,
+                  shape.rho, coef, s.ce.data(), s.lse.data(), s.gloss.data(), s.dlogits.data());
+  models::tdmpc2::mlp_backward(head, params, grads, cache, s.dlogits.data(), s.dx.data());
 }
 
 }  // namespace lucid::agents

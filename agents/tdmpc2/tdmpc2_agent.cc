@@ -393,29 +393,21 @@ float Tdmpc2Agent::model_loss_backward(const Batch& batch, const UpdateNoise& no
   consistency /= static_cast<float>(H);
 
   m.input_rows(zs_.data(), L, act, rt, HB, rew_cache_.input());
-  // Two-hot soft cross-entropy of all H steps in one kernel pass (kernels/softmax.h); row t * B + b
-  // carries the gradient weight coef * rho^t / (B H). Returns mean_t rho^t mean_b ce.
-  auto soft_ce = [&](const float* logits, const float* target, float coef, HeadScratch& s) {
-    return rho_soft_ce(logits, target, H, B, NB, mc.vmin, mc.vmax, cfg_.rho, coef, s.ce.data(), s.lse.data(),
-                       s.gloss.data(), s.dlogits.data());
-  };
+  // Two-hot soft cross-entropy of all H steps in one kernel pass (rho_soft_ce.h); row t * B + b
+  // carries the gradient weight coef * rho^t / (B H).
+  const RhoSoftCeShape ce{H, B, NB, mc.vmin, mc.vmax, cfg_.rho};
   const int n_heads = 1 + mc.num_q;  // job 0: reward; job 1 + q: Q head q
   kernels::parallel_jobs(n_heads, [&](int j) {
-    HeadScratch& s = head_scratch_[j];
     if (j == 0) {
-      mlp_forward(lay.reward, m.block(lay.reward), rew_cache_, HB);
-      s.loss = soft_ce(rew_cache_.output(), rew, cfg_.reward_coef, s);
-      mlp_backward(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, s.dlogits.data(),
-                   s.dx.data());
+      head_loss_job(lay.reward, m.block(lay.reward), m.grad_block(lay.reward), rew_cache_, nullptr, rew,
+                    cfg_.reward_coef, ce, head_scratch_[0]);
       return;
     }
     const int q = j - 1;
-    MlpCache& c = q_caches_[q];
-    const Mlp& head = lay.q[q];
-    kernels::copy_cpu(rew_cache_.input(), c.input(), std::int64_t{HB} * ZA);
-    mlp_forward(head, m.block(head), c, HB, noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M);
-    s.loss = soft_ce(c.output(), td_.data(), cfg_.value_coef / static_cast<float>(mc.num_q), s);
-    mlp_backward(head, m.block(head), m.grad_block(head), c, s.dlogits.data(), s.dx.data());
+    kernels::copy_cpu(rew_cache_.input(), q_caches_[q].input(), std::int64_t{HB} * ZA);
+    head_loss_job(lay.q[q], m.block(lay.q[q]), m.grad_block(lay.q[q]), q_caches_[q],
+                  noise.q_masks.data() + static_cast<std::size_t>(q) * HB * M, td_.data(),
+                  cfg_.value_coef / static_cast<float>(mc.num_q), ce, head_scratch_[j]);
   });
   const float reward_loss = head_scratch_[0].loss;
   float value_loss = 0.f;

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "lucid/models/tdmpc2/mlp.h"
+
 namespace lucid::agents {
 
 // What one head's job writes while an update runs its reward and value heads side by side
@@ -31,5 +33,19 @@ struct HeadScratch {
 
 float rho_soft_ce(const float* logits, const float* target, int horizon, int batch, int num_bins, float vmin,
                   float vmax, float rho, float coef, float* ce, float* lse, float* gloss, float* dlogits);
+
+// The shape of an update's rho_soft_ce: H steps of B rows over num_bins bins in [vmin, vmax].
+struct RhoSoftCeShape {
+  int horizon = 0, batch = 0, num_bins = 0;
+  float vmin = 0.f, vmax = 0.f, rho = 0.f;
+};
+
+// One reward or value head's share of an update, the job the TD-MPC2 and BMPC agents run per head:
+// the forward of the cache's H * B rows (input already written; mask: the head's dropout mask, or
+// nullptr), rho_soft_ce against `target` with weight `coef`, and the backward into the head's
+// gradient block `grads` (+=) and s.dx (=). The loss goes to s.loss.
+void head_loss_job(const models::tdmpc2::Mlp& head, const float* params, float* grads,
+                   models::tdmpc2::MlpCache& cache, const float* mask, const float* target, float coef,
+                   const RhoSoftCeShape& shape, HeadScratch& s);
 
 }  // namespace lucid::agents
