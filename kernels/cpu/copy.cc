@@ -15,7 +15,7 @@ namespace {
 constexpr std::int64_t kParallelFloats = 1 << 16;
 
 int threads_for(std::int64_t n) {
-  return n >= kParallelFloats && !omp_in_parallel() ? std::max(1, num_threads()) : 1;
+  return n >= kParallelFloats ? free_threads() : 1;
 }
 
 }  // namespace
