@@ -5,14 +5,20 @@
 # BM_Tdmpc2Update/5). Prints a table with the speedups and the issue-9 bars against the official
 # code on this CPU (~650 ms per plan call, ~620 ms per update; bars 3x and 2.5x).
 #
-#   bench/peers/compare_tdmpc2.sh [build-dir] [threads]    (defaults: build, 2)
+#   bench/peers/compare_tdmpc2.sh [build-dir] [threads] [runs]    (defaults: build, 2, 1)
 #
 # Wall-clock medians: needs an otherwise idle machine to mean much; the load average is printed.
+# runs > 1 is the bars' protocol: lucid's plan (10 calls) and update (10 repetitions) run `runs`
+# times back to back, each run's median is listed, and the verdict is on the median of those
+# medians. Why: on a shared VM the same binary's speed moves by 1.3x within minutes (another
+# tenant on the core), so one run says little about the code; the peer runs once, after.
 # PyTorch's plan evaluates all 5 Q heads as the official code does; lucid evaluates the 2 it uses.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
 threads="${2:-2}"
+runs="${3:-1}"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "runs must be a positive integer, got '$runs'" >&2; exit 2; }
 lucid="$build/apps/lucid"
 bench="$build/bench/agents/bench_agents"
 for b in "$lucid" "$bench"; do
@@ -22,32 +28,45 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; threads=$threads" >&2
-LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
-  "$lucid" plan-bench planner=mppi model_size=5 obs_dim=24 action_dim=6 calls=10 warmup=2 \
-  threads="$threads" format=json > "$out/plan.json"
-LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
-  "$bench" --benchmark_filter='BM_Tdmpc2Update/5/' --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true --benchmark_format=json \
-  --benchmark_out="$out/update.json" --benchmark_out_format=json >/dev/null
+reps=$([[ "$runs" -gt 1 ]] && echo 10 || echo 3)
+for ((i = 0; i < runs; ++i)); do
+  LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
+    "$lucid" plan-bench planner=mppi model_size=5 obs_dim=24 action_dim=6 calls=10 warmup=2 \
+    threads="$threads" format=json > "$out/plan.$i.json"
+  LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
+    "$bench" --benchmark_filter='BM_Tdmpc2Update/5/' --benchmark_repetitions="$reps" \
+    --benchmark_report_aggregates_only=true --benchmark_format=json \
+    --benchmark_out="$out/update.$i.json" --benchmark_out_format=json >/dev/null
+  [[ "$runs" -gt 1 ]] && echo "run $((i + 1))/$runs done $(date +%T)" >&2
+done
 OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
   /usr/bin/python3 "$here/torch_tdmpc2.py" --model-size 5 --threads "$threads" > "$out/torch.json"
 
-/usr/bin/python3 - "$out/plan.json" "$out/update.json" "$out/torch.json" <<'PY'
-import json, sys
-plan = json.load(open(sys.argv[1]))
-update = json.load(open(sys.argv[2]))
-torch = json.load(open(sys.argv[3]))
-upd = next(b for b in update["benchmarks"] if b.get("aggregate_name") == "median")
-unit = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[upd["time_unit"]]
-lucid_plan, lucid_update = plan["median_ms"], upd["real_time"] * unit
+/usr/bin/python3 - "$out" "$runs" <<'PY'
+import json, statistics, sys
+out, runs = sys.argv[1], int(sys.argv[2])
+torch = json.load(open(f"{out}/torch.json"))
+plans, updates = [], []
+for i in range(runs):
+    plan = json.load(open(f"{out}/plan.{i}.json"))
+    update = json.load(open(f"{out}/update.{i}.json"))
+    upd = next(b for b in update["benchmarks"] if b.get("aggregate_name") == "median")
+    unit = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[upd["time_unit"]]
+    plans.append(plan["median_ms"])
+    updates.append(upd["real_time"] * unit)
+lucid = {"plan": statistics.median(plans), "update": statistics.median(updates)}
 official = {"plan": 650.0, "update": 620.0}
 bars = {"plan": 3.0, "update": 2.5}
 print(f"TD-MPC2 5M, obs 24, action 6, threads {torch['threads']} (PyTorch {torch['torch']})")
+if runs > 1:
+    for name, values in (("plan", plans), ("update", updates)):
+        print(f"{name} medians of {runs} runs (ms): " + " ".join(f"{v:.0f}" for v in values))
 print(f"{'step':8} {'lucid ms':>10} {'torch ms':>10} {'vs torch':>9} {'vs official':>12} {'bar':>5}")
-for name, mine, peer in (("plan", lucid_plan, torch["plan_ms"]), ("update", lucid_update, torch["update_ms"])):
+for name, peer in (("plan", torch["plan_ms"]), ("update", torch["update_ms"])):
+    mine = lucid[name]
     speedup = official[name] / mine
     verdict = "ok" if speedup >= bars[name] else "MISS"
     print(f"{name:8} {mine:10.1f} {peer:10.1f} {peer / mine:8.2f}x {speedup:11.2f}x {bars[name]:4.1f}x {verdict}")
-print(f"lucid plan: {plan['gflop_per_call']:.1f} GFLOP/call, {plan['gflops']:.1f} GFLOP/s; "
+print(f"lucid plan: {plan['gflop_per_call']:.1f} GFLOP/call, {plan['gflops']:.1f} GFLOP/s (last run); "
       f"official reference: ~650 ms/plan, ~620 ms/update on this CPU")
 PY
