@@ -14,9 +14,7 @@ namespace {
 // Below this many floats (256 KiB) one thread copies as fast as the fork/join would let two.
 constexpr std::int64_t kParallelFloats = 1 << 16;
 
-int threads_for(std::int64_t n) {
-  return n >= kParallelFloats ? free_threads() : 1;
-}
+int threads_for(std::int64_t n) { return n >= kParallelFloats ? free_threads() : 1; }
 
 }  // namespace
 
