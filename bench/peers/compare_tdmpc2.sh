@@ -37,7 +37,7 @@ for ((i = 0; i < runs; ++i)); do
     "$bench" --benchmark_filter='BM_Tdmpc2Update/5/' --benchmark_repetitions="$reps" \
     --benchmark_report_aggregates_only=true --benchmark_format=json \
     --benchmark_out="$out/update.$i.json" --benchmark_out_format=json >/dev/null
-  [[ "$runs" -gt 1 ]] && echo "run $((i + 1))/$runs done $(date +%T)" >&2
+  if [[ "$runs" -gt 1 ]]; then echo "run $((i + 1))/$runs done $(date +%T)" >&2; fi
 done
 OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
   /usr/bin/python3 "$here/torch_tdmpc2.py" --model-size 5 --threads "$threads" > "$out/torch.json"
