@@ -13,6 +13,7 @@
 
 #include "hd/activations.h"
 #include "isa_clones.h"
+#include "lucid/error.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
@@ -46,10 +47,12 @@ void forward_row(const float* xr, const float* gamma, const float* beta, float* 
 }
 
 // One row of the backward; dp is cols floats of scratch; pg/pb (may be null) accumulate
-// dgamma/dbeta partials.
+// dgamma/dbeta partials; with gxr, mr (may be null) multiplies it and pd (may be null) accumulates
+// the partial column sums of the result.
 LUCID_CPU_CLONES
 void backward_row(const float* xr, const float* gamma, const float* beta, float m, float rs, const float* gr,
-                  float* gxr, float* pg, float* pb, float* dp, std::int64_t cols, bool fuse_mish) {
+                  float* gxr, const float* mr, float* pg, float* pb, float* pd, float* dp, std::int64_t cols,
+                  bool fuse_mish) {
   // dp = d loss / d (gamma * xhat + beta)
   if (fuse_mish) {
 #pragma omp simd
@@ -79,6 +82,15 @@ void backward_row(const float* xr, const float* gamma, const float* beta, float 
     const float a = sum_dxhat * inv_n, b = sum_dxhat_xhat * inv_n;
 #pragma omp simd
     for (std::int64_t c = 0; c < cols; ++c) gxr[c] = rs * (dp[c] * gamma[c] - a - (xr[c] - m) * rs * b);
+    // The epilogue while the row is in L1: the dropout before the LayerNorm, then the bias.
+    if (mr) {
+#pragma omp simd
+      for (std::int64_t c = 0; c < cols; ++c) gxr[c] *= mr[c];
+    }
+    if (pd) {
+#pragma omp simd
+      for (std::int64_t c = 0; c < cols; ++c) pd[c] += gxr[c];
+    }
   }
 }
 
@@ -94,30 +106,44 @@ void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta
 void layernorm_backward_cpu(const float* x, const float* gamma, const float* beta, const float* mean,
                             const float* rstd, const float* gy, float* gx, float* dgamma, float* dbeta,
                             std::int64_t rows, std::int64_t cols, bool fuse_mish) {
+  layernorm_backward_linear_cpu(x, gamma, beta, mean, rstd, gy, gx, nullptr, dgamma, dbeta, nullptr, rows,
+                                cols, fuse_mish);
+}
+
+void layernorm_backward_linear_cpu(const float* x, const float* gamma, const float* beta, const float* mean,
+                                   const float* rstd, const float* gy, float* gx, const float* gx_mask,
+                                   float* dgamma, float* dbeta, float* dbias, std::int64_t rows,
+                                   std::int64_t cols, bool fuse_mish) {
+  LUCID_CHECK(gx || (!gx_mask && !dbias)) << "layernorm backward: a mask or bias gradient needs gx";
   const bool params = dgamma != nullptr;
   const int threads = rows * cols >= kParallelGrain ? free_threads() : 1;
-  // Per thread: [dgamma partial | dbeta partial | dp scratch], reused across calls on this thread.
+  // Per thread: [dgamma partial | dbeta partial | dbias partial | dp scratch], reused across calls
+  // on this thread.
   thread_local std::vector<float> scratch;
-  scratch.assign(static_cast<std::size_t>(3 * cols * threads), 0.f);
+  scratch.assign(static_cast<std::size_t>(4 * cols * threads), 0.f);
   float* const base = scratch.data();  // thread_local: take the caller's buffer before forking
 
 #pragma omp parallel num_threads(threads)
   {
-    float* mine = base + 3 * cols * omp_get_thread_num();
+    float* mine = base + 4 * cols * omp_get_thread_num();
     float* pg = params ? mine : nullptr;
     float* pb = params ? mine + cols : nullptr;
+    float* pd = dbias ? mine + 2 * cols : nullptr;
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r)
       backward_row(x + r * cols, gamma, beta, mean[r], rstd[r], gy + r * cols, gx ? gx + r * cols : nullptr,
-                   pg, pb, mine + 2 * cols, cols, fuse_mish);
+                   gx_mask ? gx_mask + r * cols : nullptr, pg, pb, pd, mine + 3 * cols, cols, fuse_mish);
   }
-  if (params) {
-    for (int t = 0; t < threads; ++t) {  // fixed order: the result does not depend on scheduling
-      const float* pg = base + 3 * cols * t;
+  for (int t = 0; t < threads; ++t) {  // fixed order: the result does not depend on scheduling
+    const float* p = base + 4 * cols * t;
+    if (params) {
       for (std::int64_t c = 0; c < cols; ++c) {
-        dgamma[c] += pg[c];
-        dbeta[c] += pg[cols + c];
+        dgamma[c] += p[c];
+        dbeta[c] += p[cols + c];
       }
+    }
+    if (dbias) {
+      for (std::int64_t c = 0; c < cols; ++c) dbias[c] += p[2 * cols + c];
     }
   }
 }

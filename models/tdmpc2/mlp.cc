@@ -4,7 +4,8 @@
 // multiplied in place, then the shared kernels: kernels::layernorm_forward_cpu (Mish fused) for
 // hidden layers, LayerNorm then kernels::softmax_forward_cpu over simnorm_dim-wide rows for a
 // SimNorm output. Backward runs the same kernels' backward on what forward saved (h, mean, rstd,
-// y) and the three GEMMs dW += dh^T x, db += colsum(dh), dx = dh W.
+// y; kernels::layernorm_backward_linear_cpu also applies the mask and sums db), then the two GEMMs
+// dW += dh^T x, dx = dh W (and db += colsum(dh) for a plain Linear layer).
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
@@ -296,16 +297,18 @@ void mlp_backward(const Mlp& mlp, const float* params, float* grads, MlpCache& c
         // d_out is dead now: reuse it when it is ours, else the other ping-pong buffer.
         dhw = d_out == buf_b ? buf_b : (d_out == buf_a ? buf_a : other(du));
       }
-      kernels::layernorm_backward_cpu(c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw,
-                                      dgamma, dbeta, rows, s.out, s.act == Activation::kMish);
-      if (s.dropout && cache.mask_) multiply_mask(dhw, cache.mask_, std::int64_t{rows} * s.out);
+      // The dropout's mask and db (the column sums of dh) ride on the LayerNorm backward's pass.
+      kernels::layernorm_backward_linear_cpu(
+          c.h.data(), gamma, beta, c.mean.data(), c.rstd.data(), g_ln, dhw, s.dropout ? cache.mask_ : nullptr,
+          dgamma, dbeta, grads ? grads + s.b : nullptr, rows, s.out, s.act == Activation::kMish);
       dh = dhw;
     }
-    // dW (out, in) += dh^T x and db += column sums of dh; dx = dh W (the layer's input gradient).
+    // dW (out, in) += dh^T x and db += column sums of dh (a normed layer's is done); dx = dh W (the
+    // layer's input gradient).
     auto weight_grads = [&] {
       kernels::gemm_rows_parallel_cpu(true, false, s.out, s.in, rows, dh, s.out, x, s.in, 1.f, grads + s.w,
                                       s.in);
-      add_column_sums(dh, rows, s.out, grads + s.b);
+      if (!s.norm) add_column_sums(dh, rows, s.out, grads + s.b);
     };
     const int col0 = li == 0 ? dx_first_col : 0;
     float* const d_in = li == 0 ? dx : other(dh);

@@ -2,16 +2,19 @@
 // to 40 (vector bodies and masked tails) and the model widths 101, 384 and 512: mean and 1/std to
 // float rounding, y within a few ulp of the float64 value of mish(gamma (x - mean) / std + beta).
 // Then the edges of the fused Mish: above 20 it returns its input exactly (torch's softplus
-// threshold), far below 0 a finite value next to zero, and a NaN stays NaN.
+// threshold), far below 0 a finite value next to zero, and a NaN stays NaN. Last, the MLP layer's
+// fused backward (mask and bias sums on the LayerNorm backward's pass) against the three steps.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "lucid/engine/rng.h"
 #include "lucid/kernels/layernorm.h"
+#include "lucid/kernels/threading.h"
 
 namespace {
 
@@ -96,6 +99,60 @@ TEST(LayerNormKernel, FusedMishIsExactAboveTwentyFiniteFarBelowZeroAndKeepsNaN) 
     const Outputs r = forward(with_nan, std::vector<float>(n, 1.f), zero, 1, cols, true);
     for (float y : r.y) ASSERT_TRUE(std::isnan(y)) << cols << " cols";
   }
+}
+
+// layernorm_backward_linear_cpu against layernorm_backward_cpu, then gx *= mask, then the column
+// sums in float64: gx bit for bit (the same arithmetic per element), dbias to float rounding of a
+// sum of `rows` terms, accumulated onto what dbias held; dgamma/dbeta bit for bit. Sizes from one
+// row to a batch large enough that the rows split over the threads (kParallelGrain), widths with
+// and without vector tails.
+TEST(LayerNormKernel, LinearBackwardIsTheKernelThenTheMaskThenTheColumnSums) {
+  lucid::kernels::init_threads();
+  struct Size {
+    std::int64_t rows, cols;
+  };
+  for (const Size sz : {Size{1, 5}, Size{7, 37}, Size{33, 101}, Size{768, 512}}) {
+    const auto n = static_cast<std::size_t>(sz.rows * sz.cols);
+    const auto c = static_cast<std::size_t>(sz.cols);
+    const std::vector<float> x = uniform(n, -2.f, 3.f, 21);
+    const std::vector<float> gy = uniform(n, -1.f, 1.f, 22);
+    const std::vector<float> g = uniform(c, 0.5f, 2.f, 23), b = uniform(c, -1.f, 1.f, 24);
+    std::vector<float> mask = uniform(n, 0.f, 1.f, 25);
+    for (float& m : mask) m = m < 0.1f ? 0.f : 1.f / 0.9f;       // dropout 0.1: keep/(1-p) or 0
+    const std::vector<float> bias0 = uniform(c, -1.f, 1.f, 26);  // dbias accumulates
+    for (const bool mish : {false, true}) {
+      for (const bool with_mask : {false, true}) {
+        const Outputs f = forward(x, g, b, sz.rows, sz.cols, mish);
+        std::vector<float> gx_ref(n), dg_ref(c, 0.f), db_ref(c, 0.f);
+        k::layernorm_backward_cpu(x.data(), g.data(), b.data(), f.mean.data(), f.rstd.data(), gy.data(),
+                                  gx_ref.data(), dg_ref.data(), db_ref.data(), sz.rows, sz.cols, mish);
+        if (with_mask)
+          for (std::size_t i = 0; i < n; ++i) gx_ref[i] *= mask[i];
+        std::vector<float> gx(n), dg(c, 0.f), db(c, 0.f), dbias = bias0;
+        k::layernorm_backward_linear_cpu(x.data(), g.data(), b.data(), f.mean.data(), f.rstd.data(),
+                                         gy.data(), gx.data(), with_mask ? mask.data() : nullptr, dg.data(),
+                                         db.data(), dbias.data(), sz.rows, sz.cols, mish);
+        const std::string what = std::to_string(sz.rows) + "x" + std::to_string(sz.cols) +
+                                 (mish ? " mish" : "") + (with_mask ? " mask" : "");
+        for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(gx[i], gx_ref[i]) << what << ", element " << i;
+        for (std::size_t j = 0; j < c; ++j) {
+          ASSERT_EQ(dg[j], dg_ref[j]) << what << ", dgamma " << j;
+          ASSERT_EQ(db[j], db_ref[j]) << what << ", dbeta " << j;
+          double sum = bias0[j], mag = std::abs(bias0[j]);
+          for (std::int64_t r = 0; r < sz.rows; ++r) {
+            sum += gx_ref[static_cast<std::size_t>(r) * c + j];
+            mag += std::abs(gx_ref[static_cast<std::size_t>(r) * c + j]);
+          }
+          ASSERT_NEAR(dbias[j], sum, 1e-6 * mag + 1e-7) << what << ", dbias " << j;
+        }
+      }
+    }
+  }
+  // Without gx there is nothing to mask or sum: refused rather than ignored.
+  std::vector<float> x(4, 1.f), m(1, 0.f), r(1, 1.f), d(4, 0.f);
+  EXPECT_ANY_THROW(k::layernorm_backward_linear_cpu(x.data(), x.data(), x.data(), m.data(), r.data(),
+                                                    x.data(), nullptr, nullptr, nullptr, nullptr, d.data(), 1,
+                                                    4, false));
 }
 
 }  // namespace
