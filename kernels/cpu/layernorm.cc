@@ -103,6 +103,19 @@ void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta
     forward_row(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
 }
 
+void layernorm_forward_masked_cpu(float* x, const float* x_mask, const float* gamma, const float* beta,
+                                  float* y, float* mean, float* rstd, std::int64_t rows, std::int64_t cols,
+                                  float eps, bool fuse_mish) {
+#pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* xr = x + r * cols;
+    const float* mr = x_mask + r * cols;
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) xr[c] *= mr[c];  // the row then stays in L1 for the norm
+    forward_row(xr, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
+  }
+}
+
 void layernorm_backward_cpu(const float* x, const float* gamma, const float* beta, const float* mean,
                             const float* rstd, const float* gy, float* gx, float* dgamma, float* dbeta,
                             std::int64_t rows, std::int64_t cols, bool fuse_mish) {

@@ -1,11 +1,11 @@
 // TD-MPC2 MLP forward and backward on raw buffers (see mlp.h for the layer recipe and contracts).
 //
-// Per layer: one GEMM y = x W^T + b (W is (out, in) row-major, as in PyTorch), the dropout mask
-// multiplied in place, then the shared kernels: kernels::layernorm_forward_cpu (Mish fused) for
-// hidden layers, LayerNorm then kernels::softmax_forward_cpu over simnorm_dim-wide rows for a
-// SimNorm output. Backward runs the same kernels' backward on what forward saved (h, mean, rstd,
-// y; kernels::layernorm_backward_linear_cpu also applies the mask and sums db), then the two GEMMs
-// dW += dh^T x, dx = dh W (and db += colsum(dh) for a plain Linear layer).
+// Per layer: one GEMM y = x W^T + b (W is (out, in) row-major, as in PyTorch), then the shared
+// kernels, which multiply the dropout mask in place on their pass: kernels::layernorm_forward_cpu
+// (Mish fused) for hidden layers, LayerNorm then kernels::softmax_forward_cpu over
+// simnorm_dim-wide rows for a SimNorm output. Backward runs the same kernels' backward on what forward saved
+// (h, mean, rstd, y; kernels::layernorm_backward_linear_cpu also applies the mask and sums db), then the two
+// GEMMs dW += dh^T x, dx = dh W (and db += colsum(dh) for a plain Linear layer).
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
@@ -165,11 +165,18 @@ void MlpCache::reserve(const Mlp& mlp, int max_rows) {
 
 namespace {
 
-// LayerNorm (+ Mish, or + SimNorm) of the linear output c.h into c.y, saving mean and 1/std.
+// LayerNorm (+ Mish, or + SimNorm) of the linear output c.h into c.y, saving mean and 1/std; with
+// a dropout mask, h is multiplied by it in place first (the backward reads the masked h).
 void norm_layer(const Mlp& mlp, const LayerSpec& s, const float* params, float* ln_scratch, int rows,
-                float* h_mean, float* h_rstd, const float* h, float* y) {
+                float* h_mean, float* h_rstd, float* h, const float* mask, float* y) {
   const float* gamma = params + s.gamma;
   const float* beta = params + s.beta;
+  if (mask && s.act != Activation::kSimNorm) {  // the only dropout layer: Q's first, Mish
+    kernels::layernorm_forward_masked_cpu(h, mask, gamma, beta, y, h_mean, h_rstd, rows, s.out, kLayerNormEps,
+                                          s.act == Activation::kMish);
+    return;
+  }
+  if (mask) multiply_mask(h, mask, std::int64_t{rows} * s.out);
   if (s.act == Activation::kSimNorm) {
     kernels::layernorm_forward_cpu(h, gamma, beta, ln_scratch, h_mean, h_rstd, rows, s.out, kLayerNormEps,
                                    false);
@@ -197,9 +204,9 @@ void MlpCache::forward_layers(const Mlp& mlp, const float* params, int first, in
     }
     float* h = c.h.data() + at;
     linear_forward(x, params + s.w, params + s.b, rows, s.out, s.in, weights_version, h);
-    if (s.dropout && mask_) multiply_mask(h, mask_ + at, std::int64_t{rows} * s.out);
     // The LayerNorm output that SimNorm reads goes to grad_a_ (not needed by the backward).
-    norm_layer(mlp, s, params, grad_a_.data() + at, rows, c.mean.data() + row0, c.rstd.data() + row0, h, y);
+    norm_layer(mlp, s, params, grad_a_.data() + at, rows, c.mean.data() + row0, c.rstd.data() + row0, h,
+               s.dropout && mask_ ? mask_ + at : nullptr, y);
     x = y;
   }
 }
@@ -260,7 +267,7 @@ void mlp_forward_shared_prefix(const Mlp& mlp, const float* params, MlpCache& ca
     kernels::gemm_rows_parallel_cpu(false, true, rows, s.out, rest, x, rest, w + shared_dim, s.in, 1.f,
                                     c.h.data(), s.out);
   }
-  norm_layer(mlp, s, params, cache.grad_a_.data(), rows, c.mean.data(), c.rstd.data(), c.h.data(),
+  norm_layer(mlp, s, params, cache.grad_a_.data(), rows, c.mean.data(), c.rstd.data(), c.h.data(), nullptr,
              c.y.data());
   cache.forward_layers(mlp, params, 1, 0, rows, c.y.data(), weights_version);
 }

@@ -3,7 +3,8 @@
 // float rounding, y within a few ulp of the float64 value of mish(gamma (x - mean) / std + beta).
 // Then the edges of the fused Mish: above 20 it returns its input exactly (torch's softplus
 // threshold), far below 0 a finite value next to zero, and a NaN stays NaN. Last, the MLP layer's
-// fused backward (mask and bias sums on the LayerNorm backward's pass) against the three steps.
+// fused backward (mask and bias sums on the LayerNorm backward's pass) against the three steps,
+// and the forward that masks its input in place against masking first.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -153,6 +154,34 @@ TEST(LayerNormKernel, LinearBackwardIsTheKernelThenTheMaskThenTheColumnSums) {
   EXPECT_ANY_THROW(k::layernorm_backward_linear_cpu(x.data(), x.data(), x.data(), m.data(), r.data(),
                                                     x.data(), nullptr, nullptr, nullptr, nullptr, d.data(), 1,
                                                     4, false));
+}
+
+// layernorm_forward_masked_cpu: x comes back multiplied by the mask, and y, mean and rstd are bit
+// for bit the plain kernel's on that masked x, with rows split over the threads at the largest size.
+TEST(LayerNormKernel, MaskedForwardMasksXInPlaceThenNormalises) {
+  lucid::kernels::init_threads();
+  for (const std::int64_t rows : {1, 9, 768}) {
+    for (const std::int64_t cols : {7, 101, 512}) {
+      const auto n = static_cast<std::size_t>(rows * cols);
+      const std::vector<float> x0 = uniform(n, -2.f, 3.f, 31);
+      const std::vector<float> g = uniform(static_cast<std::size_t>(cols), 0.5f, 2.f, 32);
+      const std::vector<float> b = uniform(static_cast<std::size_t>(cols), -1.f, 1.f, 33);
+      std::vector<float> mask = uniform(n, 0.f, 1.f, 34);
+      for (float& m : mask) m = m < 0.1f ? 0.f : 1.f / 0.9f;
+      std::vector<float> masked = x0;
+      for (std::size_t i = 0; i < n; ++i) masked[i] *= mask[i];
+      for (const bool mish : {false, true}) {
+        const Outputs want = forward(masked, g, b, rows, cols, mish);
+        std::vector<float> x = x0, y(n), mean(static_cast<std::size_t>(rows)), rstd(mean.size());
+        k::layernorm_forward_masked_cpu(x.data(), mask.data(), g.data(), b.data(), y.data(), mean.data(),
+                                        rstd.data(), rows, cols, kEps, mish);
+        ASSERT_EQ(x, masked) << rows << "x" << cols;
+        ASSERT_EQ(y, want.y) << rows << "x" << cols << (mish ? " mish" : "");
+        ASSERT_EQ(mean, want.mean) << rows << "x" << cols;
+        ASSERT_EQ(rstd, want.rstd) << rows << "x" << cols;
+      }
+    }
+  }
 }
 
 }  // namespace

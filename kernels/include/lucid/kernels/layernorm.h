@@ -20,6 +20,11 @@ namespace lucid::kernels {
 
 void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish);
+// layernorm_forward_masked_cpu first multiplies x IN PLACE by x_mask (rows x cols: the dropout
+// after the Linear, whose masked output the backward reads as x), row by row in the same pass.
+void layernorm_forward_masked_cpu(float* x, const float* x_mask, const float* gamma, const float* beta,
+                                  float* y, float* mean, float* rstd, std::int64_t rows, std::int64_t cols,
+                                  float eps, bool fuse_mish);
 void layernorm_backward_cpu(const float* x, const float* gamma, const float* beta, const float* mean,
                             const float* rstd, const float* gy, float* gx, float* dgamma, float* dbeta,
                             std::int64_t rows, std::int64_t cols, bool fuse_mish);
