@@ -554,6 +554,47 @@ std::vector<std::shared_ptr<Case>> make_cases() {
                                                 gx->d(), dg->d(), db->d(), kRows, kCols, true, s);
              }}));
   }
+  {  // The MLP layer's backward tail on the update's Q shape (768 rows x 512): the LayerNorm + Mish
+     // backward, the dropout mask and the bias's column sums as three passes (how models/tdmpc2/mlp.cc
+     // ran them before) against layernorm_backward_linear_cpu's one. CPU only.
+    constexpr std::int64_t kUpdateQRows = 768;
+    const std::int64_t n = kUpdateQRows * kCols;
+    auto x = std::make_shared<Array>(n, 41), gy = std::make_shared<Array>(n, 42),
+         gx = std::make_shared<Array>(n, 43);
+    auto mask = std::make_shared<Array>(n, 44, 0.f, 1.f);
+    for (std::int64_t i = 0; i < n; ++i) mask->h()[i] = mask->h()[i] < 0.01f ? 0.f : 1.f / 0.99f;
+    auto g = std::make_shared<Array>(kCols, 45, 0.5f, 1.5f), b = std::make_shared<Array>(kCols, 46);
+    auto mean = std::make_shared<Array>(kUpdateQRows, 47), rstd = std::make_shared<Array>(kUpdateQRows, 48);
+    kernels::layernorm_forward_cpu(x->h(), g->h(), b->h(), gx->h(), mean->h(), rstd->h(), kUpdateQRows, kCols,
+                                   1e-5f, true);
+    auto dg = std::make_shared<Array>(kCols, 49), db = std::make_shared<Array>(kCols, 50);
+    auto dbias = std::make_shared<Array>(kCols, 51);
+    const double bytes = 4.0 * (4 * n);  // x, gy, mask read; gx written
+    cases.push_back(std::make_shared<Case>(
+        Case{"mlp_layer_backward_three_passes/768x512", bytes, 42.0 * n,
+             [=] {
+               kernels::layernorm_backward_cpu(x->h(), g->h(), b->h(), mean->h(), rstd->h(), gy->h(), gx->h(),
+                                               dg->h(), db->h(), kUpdateQRows, kCols, true);
+               float* d = gx->h();
+               const float* m = mask->h();
+#pragma omp parallel for simd schedule(static)
+               for (std::int64_t i = 0; i < n; ++i) d[i] *= m[i];
+               float* bias = dbias->h();
+#pragma omp parallel for schedule(static)
+               for (std::int64_t j0 = 0; j0 < kCols; j0 += 64)
+                 for (std::int64_t r = 0; r < kUpdateQRows; ++r)
+                   for (std::int64_t j = j0; j < std::min(kCols, j0 + 64); ++j) bias[j] += d[r * kCols + j];
+             },
+             nullptr}));
+    cases.push_back(std::make_shared<Case>(Case{"mlp_layer_backward_one_pass/768x512", bytes, 42.0 * n,
+                                                [=] {
+                                                  kernels::layernorm_backward_linear_cpu(
+                                                      x->h(), g->h(), b->h(), mean->h(), rstd->h(), gy->h(),
+                                                      gx->h(), mask->h(), dg->h(), db->h(), dbias->h(),
+                                                      kUpdateQRows, kCols, true);
+                                                },
+                                                nullptr}));
+  }
   {  // Q-ensemble hidden epilogue: 5 members x 512 rows x 512, bias + LN + Mish in one launch.
     const std::int64_t n = kHeads * kRows * kCols;
     auto x = std::make_shared<Array>(n, 11), y = std::make_shared<Array>(n, 12);
@@ -847,6 +888,7 @@ std::vector<std::shared_ptr<Case>> make_cases() {
 const bool kRegistered = [] {
   for (const std::shared_ptr<Case>& c : make_cases()) {
     benchmark::RegisterBenchmark((c->name + "/cpu").c_str(), run_cpu, c)->Unit(benchmark::kMicrosecond);
+    if (!c->gpu) continue;  // a CPU-only comparison
 #if defined(LUCID_EMU)
     // One emulated call is enough to count its launches; timing the emulator means nothing.
     benchmark::RegisterBenchmark((c->name + "/emu").c_str(), run_gpu, c)
