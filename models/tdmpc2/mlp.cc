@@ -3,9 +3,10 @@
 // Per layer: one GEMM y = x W^T + b (W is (out, in) row-major, as in PyTorch), then the shared
 // kernels, which multiply the dropout mask in place on their pass: kernels::layernorm_forward_cpu
 // (Mish fused) for hidden layers, LayerNorm then kernels::softmax_forward_cpu over
-// simnorm_dim-wide rows for a SimNorm output. Backward runs the same kernels' backward on what forward saved
-// (h, mean, rstd, y; kernels::layernorm_backward_linear_cpu also applies the mask and sums db), then the two
-// GEMMs dW += dh^T x, dx = dh W (and db += colsum(dh) for a plain Linear layer).
+// simnorm_dim-wide rows for a SimNorm output. Backward runs the same kernels' backward on what
+// forward saved (h, mean, rstd, y; kernels::layernorm_backward_linear_cpu also applies the mask
+// and sums db), then the two GEMMs dW += dh^T x, dx = dh W (and db += colsum(dh) for a plain
+// Linear layer).
 #include "lucid/models/tdmpc2/mlp.h"
 
 #include <algorithm>
