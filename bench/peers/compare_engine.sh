@@ -24,7 +24,7 @@ trap 'rm -rf "$out"' EXIT
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; threads=$threads" >&2
 LUCID_THREADS="$threads" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
-  "$bin" --benchmark_filter='BM_(SgemmPeak|SmallLinear|SmallLinearBlas|MlpTrainStep|EnsembleQForward)/' \
+  "$bin" --benchmark_filter='BM_(SgemmPeak|SmallLinear|SmallLinearBlas|MlpTrainStep|EnsembleQForward)/|BM_DropoutMaskDraw' \
   --benchmark_min_time=0.5 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json --benchmark_out="$out/lucid.json" --benchmark_out_format=json >/dev/null
 # PyTorch's own pool and the OpenBLAS under Debian's torch both get N threads.

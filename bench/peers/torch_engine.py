@@ -95,6 +95,17 @@ def bench_ensemble_q(batch):
     return run, 2.0 * HEADS * batch * (IN * DIM + DIM * DIM + DIM * BINS)
 
 
+def bench_dropout_mask(n):
+    # The TD-MPC2 5M update's dropout masks (bench_rng.cc): keep with 1 - p, scaled by 1 / (1 - p).
+    p = 0.01
+    out = torch.empty(n)
+
+    def run():
+        return out.bernoulli_(1.0 - p).div_(1.0 - p)
+
+    return run, 0.0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -108,6 +119,7 @@ def main():
     cases += [(f"BM_SmallLinear/{m}", bench_small_linear, m) for m in (8, 16, 32, 64)]
     cases += [(f"BM_MlpTrainStep/{b}", bench_mlp_train, b) for b in (256, 1024)]
     cases += [(f"BM_EnsembleQForward/{b}", bench_ensemble_q, b) for b in (64, 512)]
+    cases += [("BM_DropoutMaskDraw", bench_dropout_mask, 3014656)]
     results = []
     for name, make, arg in cases:
         if args.filter not in name:

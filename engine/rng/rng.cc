@@ -2,8 +2,8 @@
 //
 // Bulk draws are split over OpenMP threads by block, which is safe because every block is a pure
 // function of (seed, stream, block index); the result does not depend on the thread count.
-// Uniform and dropout draws take 16 blocks at a time through the AVX-512 Philox when the CPU has
-// it (philox_lanes.h: the same bits), else one block at a time.
+// Uniform and dropout draws take 16 blocks at a time through the AVX-512 or AVX2 Philox lanes when
+// the CPU has them (philox_lanes.h: the same bits), else one block at a time.
 #include "lucid/engine/rng.h"
 
 #include "hd/philox.h"
@@ -19,12 +19,12 @@ constexpr std::int64_t kLaneBlocks = 16;  // blocks per uniform64 / dropout64 ca
 std::uint64_t blocks_for(std::size_t n) { return (static_cast<std::uint64_t>(n) + 3) / 4; }
 
 // out[i] = convert(word i) for i < n, word i being word i % 4 of block base + i / 4. Groups of 16
-// whole blocks inside n go through `lanes` (64 values at once) when the CPU has AVX-512.
+// whole blocks inside n go through `lanes` (64 values at once) when the CPU has AVX2 or AVX-512.
 template <typename Convert, typename Lanes>
 void draw_words(std::uint64_t seed, std::uint64_t stream, std::uint64_t base, float* out, std::size_t n,
                 Convert convert, Lanes lanes) {
   const std::int64_t blocks = static_cast<std::int64_t>(blocks_for(n));
-  const bool vector = rng_detail::philox_lanes_available();
+  const bool vector = rng_detail::best_lanes() != rng_detail::PhiloxLanes::kNone;
   const std::int64_t groups = (blocks + kLaneBlocks - 1) / kLaneBlocks;
 #pragma omp parallel for schedule(static) if (blocks >= kParallelBlocks)
   for (std::int64_t g = 0; g < groups; ++g) {
@@ -48,7 +48,9 @@ void Rng::uniform(float* out, std::size_t n) {
   const std::uint64_t seed = seed_, stream = stream_;
   draw_words(
       seed, stream, offset_, out, n, [](std::uint32_t x) { return hd::philox_uniform(x); },
-      [seed, stream](std::uint64_t block, float* o) { rng_detail::uniform64(seed, stream, block, o); });
+      [seed, stream](std::uint64_t block, float* o) {
+        rng_detail::uniform64(rng_detail::best_lanes(), seed, stream, block, o);
+      });
   offset_ += blocks_for(n);
 }
 
@@ -73,7 +75,9 @@ void Rng::dropout_mask(float* out, std::size_t n, float p) {
   draw_words(
       seed, stream, offset_, out, n,
       [p, keep](std::uint32_t x) { return hd::philox_uniform(x) >= p ? keep : 0.f; },
-      [=](std::uint64_t block, float* o) { rng_detail::dropout64(seed, stream, block, p, keep, o); });
+      [=](std::uint64_t block, float* o) {
+        rng_detail::dropout64(rng_detail::best_lanes(), seed, stream, block, p, keep, o);
+      });
   offset_ += blocks_for(n);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../engine/rng/philox_lanes.h"
 #include "hd/philox.h"
 #include "lucid/engine/rng.h"
 
@@ -66,7 +67,7 @@ TEST(Rng, BulkDrawUsesBlocksFromOffset) {
   }
 }
 
-// Bulk draws of whole 16-block groups take the AVX-512 path on CPUs that have it: every element
+// Bulk draws of whole 16-block groups take the widest lane path the CPU has: every element
 // must still be the one-block formula's, across group tails, partial blocks and a block index
 // whose low 32 bits wrap inside a group.
 TEST(Rng, BulkDrawsMatchTheOneBlockFormulaEverywhere) {
@@ -88,6 +89,34 @@ TEST(Rng, BulkDrawsMatchTheOneBlockFormulaEverywhere) {
       }
     }
   }
+}
+
+// Each lane set the CPU has (AVX-512: 16 lanes; AVX2: two groups of 8), called directly so both
+// are checked on a CPU that has both: all 64 values of a call are the one-block formula's, also
+// where a block index's low 32 bits wrap inside the call and where a group of 8 starts.
+TEST(Rng, EveryLaneSetOnThisCpuMatchesTheOneBlockFormula) {
+  using lucid::rng_detail::PhiloxLanes;
+  int checked = 0;
+  for (const PhiloxLanes isa : {PhiloxLanes::kNone, PhiloxLanes::kAvx2, PhiloxLanes::kAvx512}) {
+    if (!lucid::rng_detail::lanes_supported(isa)) continue;
+    ++checked;
+    for (const std::uint64_t block : {std::uint64_t{0}, std::uint64_t{5}, (std::uint64_t{1} << 32) - 9,
+                                      (std::uint64_t{1} << 32) - 3, ~std::uint64_t{0} - 40}) {
+      const std::uint64_t seed = 0x9e3779b97f4a7c15ull, stream = 0x0123456789abcdefull;
+      float u[64], d[64];
+      lucid::rng_detail::uniform64(isa, seed, stream, block, u);
+      lucid::rng_detail::dropout64(isa, seed, stream, block, 0.25f, 4.f / 3.f, d);
+      for (int i = 0; i < 64; ++i) {
+        const Philox4x32 b = lucid::hd::philox_block(seed, stream, block + static_cast<std::uint64_t>(i / 4));
+        const float want = lucid::hd::philox_uniform(b.v[i % 4]);
+        ASSERT_EQ(u[i], want) << "lanes " << static_cast<int>(isa) << " block " << block << " i " << i;
+        ASSERT_EQ(d[i], want >= 0.25f ? 4.f / 3.f : 0.f) << "lanes " << static_cast<int>(isa) << " i " << i;
+      }
+    }
+  }
+  EXPECT_GE(checked, 1);
+  if (lucid::rng_detail::best_lanes() == PhiloxLanes::kNone)
+    GTEST_SKIP() << "this CPU has no AVX2: only the one-block path was checked";
 }
 
 TEST(Rng, OffsetRestoresTheSameDraws) {
