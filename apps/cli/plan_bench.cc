@@ -16,8 +16,10 @@
 // median_ms, p90_ms, median_cpu_ms (process CPU time of a call, all threads: on a shared,
 // oversubscribed machine it shows the work apart from the waiting), gflop_per_call (the GEMM FLOPs of one
 // call, counted from the MLP shapes and the model evaluations the planner's algorithm makes: 2 * in * out per
-// row per Linear, a backward GEMM costing the same as its forward) and gflops = gflop_per_call / median. A
-// table by default, one JSON object per line with format=json.
+// row per Linear, a backward GEMM costing the same as its forward), gflops = gflop_per_call / median,
+// and on the CPU sgemm_peak_gflops (this machine's roof: OpenBLAS 1024^3 sgemm on the same threads,
+// the best of 12 calls before and 12 after the planners, kernels/gemm_peak.h) with pct_of_peak =
+// 100 gflops / sgemm_peak_gflops. A table by default, one JSON object per line with format=json.
 //
 // device=cuda (planner=mppi or dream-mpc, agent=tdmpc2; a binary that links a CUDA backend: `lucid` on a
 // LUCID_CUDA build, `lucid_emu` on an emulator build): the observation and the model's queries go
@@ -50,6 +52,8 @@
 #include "cli/run_setup.h"
 #include "lucid/engine/rng.h"
 #include "lucid/error.h"
+#include "lucid/kernels/gemm_peak.h"
+#include "lucid/kernels/threading.h"
 #include "lucid/models/bmpc/model.h"
 #include "lucid/models/tdmpc2/model.h"
 #include "lucid/planners/batched_mppi.h"
@@ -242,6 +246,9 @@ int cmd_plan_bench(const Config& config) {
   obs_rng.normal(obs_values.data(), obs_values.size());
   const Tensor obs = Tensor::from(obs_values, Shape{1, obs_dim}).to(device);
 
+  // The roof on the CPU, measured around the planners (the best of both sides) so that a host
+  // that slows down or speeds up during the run shows in the percentage rather than hiding it.
+  double peak_gflops = on_device ? 0.0 : kernels::sgemm_peak_gflops(kernels::num_threads());
   std::vector<Result> results;
   for (const std::string& name : split_names(config.get_string("planner"))) {
     planners::PlannerConfig pc = planner_config(config, name);
@@ -290,6 +297,9 @@ int cmd_plan_bench(const Config& config) {
     results.push_back(r);
   }
 
+  if (!on_device) peak_gflops = std::max(peak_gflops, kernels::sgemm_peak_gflops(kernels::num_threads()));
+  auto pct_of_peak = [&](const Result& r) { return 100.0 * r.gflop / (r.median_ms * 1e-3) / peak_gflops; };
+
   const long long threads = config.get_int("threads");
   if (format == "json") {
     for (const Result& r : results) {
@@ -306,6 +316,10 @@ int cmd_plan_bench(const Config& config) {
                           {"median_cpu_ms", r.median_cpu_ms},
                           {"gflop_per_call", r.gflop},
                           {"gflops", r.gflop / (r.median_ms * 1e-3)}};
+      if (!on_device) {
+        j["sgemm_peak_gflops"] = peak_gflops;
+        j["pct_of_peak"] = pct_of_peak(r);
+      }
       if (on_device) {
         j["device"] = "cuda";
         j["backend"] = hooks->backend;
@@ -324,11 +338,18 @@ int cmd_plan_bench(const Config& config) {
   std::printf("plan-bench: %s %dM (%zu params), obs %d, action %d, %lld threads, %d calls after %d warm-up\n",
               agent == "bmpc" ? "BMPC" : "TD-MPC2", model_size, params, obs_dim, action_dim, threads, calls,
               warmup);
-  std::printf("%-16s %11s %11s %14s %15s %9s\n", "planner", "median_ms", "p90_ms", "median_cpu_ms",
-              "gflop_per_call", "gflops");
-  for (const Result& r : results)
-    std::printf("%-16s %11.3f %11.3f %14.3f %15.4f %9.2f\n", r.planner.c_str(), r.median_ms, r.p90_ms,
+  if (!on_device)
+    std::printf(
+        "roof: OpenBLAS sgemm 1024^3 on %d threads, %.1f GFLOP/s (best of 24 calls around the runs)\n",
+        kernels::num_threads(), peak_gflops);
+  std::printf("%-16s %11s %11s %14s %15s %9s %9s\n", "planner", "median_ms", "p90_ms", "median_cpu_ms",
+              "gflop_per_call", "gflops", on_device ? "" : "pct_peak");
+  for (const Result& r : results) {
+    std::printf("%-16s %11.3f %11.3f %14.3f %15.4f %9.2f", r.planner.c_str(), r.median_ms, r.p90_ms,
                 r.median_cpu_ms, r.gflop, r.gflop / (r.median_ms * 1e-3));
+    if (!on_device) std::printf(" %8.1f%%", pct_of_peak(r));
+    std::printf("\n");
+  }
   for (const Result& r : results) {
     if (!on_device) break;
     if (r.counted)

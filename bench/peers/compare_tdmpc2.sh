@@ -3,7 +3,9 @@
 # written from the facts (torch_tdmpc2.py), on the same thread count: one MPPI plan call
 # (`lucid plan-bench`) and one update step at batch 256, horizon 3 (bench_agents
 # BM_Tdmpc2Update/5). Prints a table with the speedups and the issue-9 bars against the official
-# code on this CPU (~650 ms per plan call, ~620 ms per update; bars 3x and 2.5x).
+# code on a 2-core machine of this project (~650 ms per plan call, ~620 ms per update; bars 3x and
+# 2.5x), and says which CPU it ran on: the project's machines have been Intel AVX-512 and AMD
+# EPYC AVX2 hosts, whose FMA roofs differ.
 #
 #   bench/peers/compare_tdmpc2.sh [build-dir] [threads] [runs]    (defaults: build, 2, 1)
 #
@@ -67,6 +69,12 @@ for name, peer in (("plan", torch["plan_ms"]), ("update", torch["update_ms"])):
     speedup = official[name] / mine
     verdict = "ok" if speedup >= bars[name] else "MISS"
     print(f"{name:8} {mine:10.1f} {peer:10.1f} {peer / mine:8.2f}x {speedup:11.2f}x {bars[name]:4.1f}x {verdict}")
-print(f"lucid plan: {plan['gflop_per_call']:.1f} GFLOP/call, {plan['gflops']:.1f} GFLOP/s (last run); "
-      f"official reference: ~650 ms/plan, ~620 ms/update on this CPU")
+print(f"lucid plan: {plan['gflop_per_call']:.1f} GFLOP/call, {plan['gflops']:.1f} GFLOP/s = "
+      f"{plan['pct_of_peak']:.0f}% of this machine's sgemm roof ({plan['sgemm_peak_gflops']:.0f} GFLOP/s, "
+      f"measured by plan-bench around that run)")
+cpu = open("/proc/cpuinfo").read()
+model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")
+isa = "AVX-512" if " avx512f" in cpu else "AVX2" if " avx2" in cpu else "no AVX2"
+print(f"official reference (issue 9's figures for a 2-core machine of this project): ~650 ms/plan, "
+      f"~620 ms/update; this run's CPU: {model}, {isa}")
 PY

@@ -49,7 +49,14 @@ TEST(PlanBench, PrintsOneJsonObjectPerPlanner) {
     EXPECT_GT(j["median_ms"].get<double>(), 0.0);
     EXPECT_GE(j["p90_ms"].get<double>(), j["median_ms"].get<double>());
     EXPECT_GT(j["gflop_per_call"].get<double>(), 0.0);
+    // The roof it reports against: measured, and the percentage is gflops over it.
+    ASSERT_TRUE(j.contains("sgemm_peak_gflops") && j.contains("pct_of_peak")) << j.dump();
+    EXPECT_GT(j["sgemm_peak_gflops"].get<double>(), 0.1);
+    EXPECT_NEAR(j["pct_of_peak"].get<double>(),
+                100.0 * j["gflops"].get<double>() / j["sgemm_peak_gflops"].get<double>(),
+                1e-9 * j["pct_of_peak"].get<double>() + 1e-12);
   }
+  EXPECT_EQ(objs[0]["sgemm_peak_gflops"], objs[1]["sgemm_peak_gflops"]) << "one roof per run";
   // Dream-MPC runs the policy 3 times, dynamics, reward and Q through 5 candidates: far more work.
   EXPECT_GT(objs[0]["gflop_per_call"].get<double>(), 20 * objs[1]["gflop_per_call"].get<double>());
 }
@@ -59,6 +66,8 @@ TEST(PlanBench, TableByDefault) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("median_ms"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\ncem "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("roof: OpenBLAS sgemm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pct_peak"), std::string::npos) << r.out;
 }
 
 TEST(PlanBench, UnknownPlannerExitsTwoNamingIt) {
