@@ -6,7 +6,8 @@
 // loops vectorize. Softmax is e / sum(e) with e = exp(x - max): one exponential per element and no
 // log (exp(x - lse) costs a second exponential and its log rounds once more, so it is also further
 // from the float64 result). Log-softmax keeps x - lse, with one libm log per row.
-// SimNorm's 8-wide rows go two per 16-lane vector (simnorm8_block below).
+// SimNorm's 8-wide rows go two per 16-lane vector on AVX-512, one per 8-lane vector on AVX2
+// (simnorm8_block below).
 #include "lucid/kernels/softmax.h"
 
 #include <algorithm>
@@ -84,8 +85,9 @@ using Lanes16i = std::int32_t __attribute__((vector_size(64)));
 // Softmax over rows of 8 (SimNorm's group), two rows per vector. Why: with 8-wide rows the generic
 // loop is all reduction overhead (two scalar reductions per 8 exponentials); here a pair of rows is
 // one exponential vector, two butterflies and one divide. Same formula as softmax_row.
-LUCID_CPU_CLONES
-void simnorm8_block(const float* x, float* y, std::int64_t rows) {
+// AVX-512 only: without it GCC splits the 16-lane selects (max, the exponential's clamps) into
+// scalar compares and moves (measured 3x slower on an AMD EPYC); simnorm8_rows below is the AVX2 one.
+__attribute__((target("arch=x86-64-v4"))) void simnorm8_pairs(const float* x, float* y, std::int64_t rows) {
   std::int64_t r = 0;
   for (; r + 2 <= rows; r += 2) {
     Lanes16 v;
@@ -95,6 +97,58 @@ void simnorm8_block(const float* x, float* y, std::int64_t rows) {
     __builtin_memcpy(y + r * 8, &out, sizeof(out));
   }
   if (r < rows) softmax_row(x + r * 8, y + r * 8, 8);
+}
+
+// 8 float lanes: one ymm in the AVX2 clone. The same steps as the 16-lane helpers on one row, so
+// each row's max, exponentials, butterfly sum (the same pairing order) and divide, and so its
+// result, are those of simnorm8_pairs bit for bit.
+using Lanes8 = float __attribute__((vector_size(32)));
+using Lanes8i = std::int32_t __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline Lanes8 exp_poly_lanes8(Lanes8 x) {
+  return hd::exp_poly_steps(x, [](Lanes8 n) {
+    return __builtin_bit_cast(Lanes8, (__builtin_convertvector(n, Lanes8i) + 127) << 23);
+  });
+}
+
+#define LUCID_REDUCE_ROW8(v, op)                                      \
+  do {                                                                \
+    v = op(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3)); \
+    v = op(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5)); \
+    v = op(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6)); \
+  } while (0)
+
+[[gnu::always_inline]] inline Lanes8 row8_max(Lanes8 v) {
+  LUCID_REDUCE_ROW8(v, [](Lanes8 a, Lanes8 b) { return a > b ? a : b; });
+  return v;
+}
+[[gnu::always_inline]] inline Lanes8 row8_sum(Lanes8 v) {
+  LUCID_REDUCE_ROW8(v, [](Lanes8 a, Lanes8 b) { return a + b; });
+  return v;
+}
+#undef LUCID_REDUCE_ROW8
+
+// One row of 8 per vector: the AVX2 (and baseline) path of SimNorm's softmax.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void simnorm8_rows(const float* x, float* y,
+                                                                               std::int64_t rows) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    Lanes8 v;
+    __builtin_memcpy(&v, x + r * 8, sizeof(v));
+    const Lanes8 e = exp_poly_lanes8(v - row8_max(v));
+    const Lanes8 out = e / row8_sum(e);
+    __builtin_memcpy(y + r * 8, &out, sizeof(out));
+  }
+}
+
+void simnorm8_block(const float* x, float* y, std::int64_t rows) {
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  if (avx512)
+    simnorm8_pairs(x, y, rows);
+  else
+    simnorm8_rows(x, y, rows);
 }
 
 LUCID_CPU_CLONES
