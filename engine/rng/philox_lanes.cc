@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "hd/philox.h"
+#include "lucid/kernels/cpu_features.h"
 
 namespace lucid::rng_detail {
 namespace {
@@ -226,18 +227,13 @@ __attribute__((target("avx2"))) void dropout64_avx2(std::uint64_t seed, std::uin
 }  // namespace
 
 bool lanes_supported(PhiloxLanes isa) {
-  static const bool avx2 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  static const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
   switch (isa) {
     case PhiloxLanes::kNone:
       return true;
     case PhiloxLanes::kAvx2:
-      return avx2;
+      return kernels::cpu_has_avx2_fma();
     case PhiloxLanes::kAvx512:
-      return avx512;
+      return kernels::cpu_has_avx512f();
   }
   return false;
 }

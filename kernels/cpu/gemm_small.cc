@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "lucid/error.h"
+#include "lucid/kernels/cpu_features.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
@@ -409,16 +410,11 @@ void gemm_small_cpu(bool trans_b, int m, int n, int k, float alpha, const float*
 }
 
 bool gemm_small_cpu_has(GemmIsa isa) {
-  static const bool avx2 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
   switch (isa) {
     case GemmIsa::avx512:
-      return avx512;
+      return cpu_has_avx512f();
     case GemmIsa::avx2:
-      return avx2;
+      return cpu_has_avx2_fma();
     case GemmIsa::generic:
       break;
   }

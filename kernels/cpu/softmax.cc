@@ -16,6 +16,7 @@
 #include "hd/activations.h"
 #include "hd/symlog.h"
 #include "isa_clones.h"
+#include "lucid/kernels/cpu_features.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
@@ -141,11 +142,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void simnorm8_rows(c
 }
 
 void simnorm8_block(const float* x, float* y, std::int64_t rows) {
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  if (avx512)
+  if (cpu_has_avx512f())
     simnorm8_pairs(x, y, rows);
   else
     simnorm8_rows(x, y, rows);
