@@ -319,8 +319,7 @@ int cmd_plan_bench(const Config& config) {
       if (!on_device) {
         j["sgemm_peak_gflops"] = peak_gflops;
         j["pct_of_peak"] = pct_of_peak(r);
-      }
-      if (on_device) {
+      } else {
         j["device"] = "cuda";
         j["backend"] = hooks->backend;
         j["mlp_layers_per_call"] = r.mlp_layers;
