@@ -9,6 +9,10 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LUCID_NO_CLONES)
 #define LUCID_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// For a function whose AVX-512 twin is written separately (softmax.cc's SimNorm rows): AVX2 and
+// the baseline only.
+#define LUCID_CPU_CLONES_AVX2 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define LUCID_CPU_CLONES
+#define LUCID_CPU_CLONES_AVX2
 #endif

@@ -130,8 +130,8 @@ using Lanes8i = std::int32_t __attribute__((vector_size(32)));
 #undef LUCID_REDUCE_ROW8
 
 // One row of 8 per vector: the AVX2 (and baseline) path of SimNorm's softmax.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void simnorm8_rows(const float* x, float* y,
-                                                                               std::int64_t rows) {
+LUCID_CPU_CLONES_AVX2
+void simnorm8_rows(const float* x, float* y, std::int64_t rows) {
   for (std::int64_t r = 0; r < rows; ++r) {
     Lanes8 v;
     __builtin_memcpy(&v, x + r * 8, sizeof(v));
