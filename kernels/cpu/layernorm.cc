@@ -3,17 +3,22 @@
 // Statistics are float sums over the vector lanes (a 4096-wide row is 256 terms per lane); the
 // backward recomputes xhat from (x, mean, rstd) rather than storing it, so the fused op's forward
 // writes only y, mean and rstd: one pass over memory each way. Each row is one call of a
-// function cloned per instruction set (isa_clones.h); OpenMP splits the rows.
+// function cloned per instruction set (isa_clones.h); OpenMP splits the rows. On AVX2 CPUs
+// without AVX-512 the rows go through layernorm_rows_avx2.cc instead (the forward four at a
+// time), with the same result.
 #include "lucid/kernels/layernorm.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "hd/activations.h"
 #include "isa_clones.h"
+#include "layernorm_rows_avx2.h"
 #include "lucid/error.h"
+#include "lucid/kernels/cpu_features.h"
 #include "lucid/kernels/threading.h"
 
 namespace lucid::kernels {
@@ -94,25 +99,72 @@ void backward_row(const float* xr, const float* gamma, const float* beta, float 
   }
 }
 
+// The AVX2 rows (layernorm_rows_avx2.h) where they apply: an AVX2 CPU without AVX-512
+// (whose x86-64-v4 clone keeps 16 lanes), rows a whole number of vectors, clones not switched off.
+bool forward_rows_avx2_apply(std::int64_t cols) {
+#if defined(LUCID_NO_CLONES)
+  (void)cols;
+  return false;
+#else
+  return cols % 8 == 0 && cpu_has_avx2_fma() && !cpu_has_avx512f();
+#endif
+}
+
+constexpr std::int64_t kRowBlock = 4;  // the AVX2 rows' group: threads split whole groups
+
 }  // namespace
+
+void detail::layernorm_forward_rows_cloned(const float* x, const float* gamma, const float* beta, float* y,
+                                           float* mean, float* rstd, std::int64_t rows, std::int64_t cols,
+                                           float eps, bool fuse_mish) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    forward_row(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
+}
+
+void detail::layernorm_backward_row_cloned(const float* x, const float* gamma, const float* beta, float mean,
+                                           float rstd, const float* gy, float* gx, const float* mask, float* pg,
+                                           float* pb, float* pd, float* dp, std::int64_t cols, bool fuse_mish) {
+  backward_row(x, gamma, beta, mean, rstd, gy, gx, mask, pg, pb, pd, dp, cols, fuse_mish);
+}
 
 void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish) {
+  if (forward_rows_avx2_apply(cols)) {
+    const std::int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t r = b * kRowBlock, n = std::min(kRowBlock, rows - r);
+      detail::layernorm_forward_rows_avx2(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, n, cols,
+                                          eps, fuse_mish);
+    }
+    return;
+  }
 #pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
   for (std::int64_t r = 0; r < rows; ++r)
-    forward_row(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
+    detail::layernorm_forward_rows_cloned(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, 1, cols,
+                                          eps, fuse_mish);
 }
 
 void layernorm_forward_masked_cpu(float* x, const float* x_mask, const float* gamma, const float* beta,
                                   float* y, float* mean, float* rstd, std::int64_t rows, std::int64_t cols,
                                   float eps, bool fuse_mish) {
+  // Rows in groups of kRowBlock (one row where the AVX2 rows do not apply); each group is masked
+  // and then normalised while it is in L1.
+  const std::int64_t group = forward_rows_avx2_apply(cols) ? kRowBlock : 1;
+  const std::int64_t blocks = (rows + group - 1) / group;
 #pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t r = b * group, n = std::min(group, rows - r);
     float* xr = x + r * cols;
     const float* mr = x_mask + r * cols;
 #pragma omp simd
-    for (std::int64_t c = 0; c < cols; ++c) xr[c] *= mr[c];  // the row then stays in L1 for the norm
-    forward_row(xr, gamma, beta, y + r * cols, mean + r, rstd + r, cols, eps, fuse_mish);
+    for (std::int64_t c = 0; c < n * cols; ++c) xr[c] *= mr[c];
+    if (group == 1)
+      detail::layernorm_forward_rows_cloned(xr, gamma, beta, y + r * cols, mean + r, rstd + r, 1, cols, eps,
+                                            fuse_mish);
+    else
+      detail::layernorm_forward_rows_avx2(xr, gamma, beta, y + r * cols, mean + r, rstd + r, n, cols, eps,
+                                          fuse_mish);
   }
 }
 
@@ -135,6 +187,7 @@ void layernorm_backward_linear_cpu(const float* x, const float* gamma, const flo
   thread_local std::vector<float> scratch;
   scratch.assign(static_cast<std::size_t>(4 * cols * threads), 0.f);
   float* const base = scratch.data();  // thread_local: take the caller's buffer before forking
+  const auto row = forward_rows_avx2_apply(cols) ? detail::layernorm_backward_row_avx2 : backward_row;
 
 #pragma omp parallel num_threads(threads)
   {
@@ -144,8 +197,8 @@ void layernorm_backward_linear_cpu(const float* x, const float* gamma, const flo
     float* pd = dbias ? mine + 2 * cols : nullptr;
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r)
-      backward_row(x + r * cols, gamma, beta, mean[r], rstd[r], gy + r * cols, gx ? gx + r * cols : nullptr,
-                   gx_mask ? gx_mask + r * cols : nullptr, pg, pb, pd, mine + 3 * cols, cols, fuse_mish);
+      row(x + r * cols, gamma, beta, mean[r], rstd[r], gy + r * cols, gx ? gx + r * cols : nullptr,
+          gx_mask ? gx_mask + r * cols : nullptr, pg, pb, pd, mine + 3 * cols, cols, fuse_mish);
   }
   for (int t = 0; t < threads; ++t) {  // fixed order: the result does not depend on scheduling
     const float* p = base + 4 * cols * t;

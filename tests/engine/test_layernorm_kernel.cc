@@ -7,13 +7,16 @@
 // and the forward that masks its input in place against masking first.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "cpu/layernorm_rows_avx2.h"
 #include "lucid/engine/rng.h"
+#include "lucid/kernels/cpu_features.h"
 #include "lucid/kernels/layernorm.h"
 #include "lucid/kernels/threading.h"
 
@@ -179,6 +182,117 @@ TEST(LayerNormKernel, MaskedForwardMasksXInPlaceThenNormalises) {
         ASSERT_EQ(y, want.y) << rows << "x" << cols << (mish ? " mish" : "");
         ASSERT_EQ(mean, want.mean) << rows << "x" << cols;
         ASSERT_EQ(rstd, want.rstd) << rows << "x" << cols;
+      }
+    }
+  }
+}
+
+// The AVX2 rows (four rows' statistics at once, intrinsics) against the one-row clones, for row
+// counts that leave every remainder of the group of four, widths from one vector to the model's,
+// and affine outputs that reach every branch of the fused Mish: above 20, below exp_poly's -87.3
+// clamp, around zero, and a NaN that must poison its row only. Where the clone is the x86-64-v3 one
+// (an AVX2 CPU without AVX-512) the two are the same arithmetic and must agree bit for bit; with
+// AVX-512 the clone sums 16 lanes, so there they agree to float rounding.
+TEST(LayerNormKernel, Avx2RowsEqualTheClonedRows) {
+  if (!k::cpu_has_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 rows never run here";
+  const bool same_arithmetic = !k::cpu_has_avx512f();
+  for (const std::int64_t rows : {1, 2, 3, 4, 5, 7, 11}) {
+    for (const std::int64_t cols : {8, 16, 24, 40, 104, 512}) {
+      const auto n = static_cast<std::size_t>(rows * cols);
+      std::vector<float> x = uniform(n, -3.f, 4.f, 41 + static_cast<std::uint64_t>(rows * cols));
+      // gamma spans 0.1..60 so that (x - mean) rstd gamma + beta lands from about -200 to +200.
+      std::vector<float> g = uniform(static_cast<std::size_t>(cols), 0.1f, 60.f, 42);
+      const std::vector<float> b = uniform(static_cast<std::size_t>(cols), -20.f, 20.f, 43);
+      if (rows >= 3) x[static_cast<std::size_t>(2 * cols + cols / 2)] = std::numeric_limits<float>::quiet_NaN();
+      for (const bool mish : {false, true}) {
+        Outputs fast{std::vector<float>(n), std::vector<float>(rows), std::vector<float>(rows)};
+        Outputs cloned = fast;
+        k::detail::layernorm_forward_rows_avx2(x.data(), g.data(), b.data(), fast.y.data(), fast.mean.data(),
+                                               fast.rstd.data(), rows, cols, kEps, mish);
+        k::detail::layernorm_forward_rows_cloned(x.data(), g.data(), b.data(), cloned.y.data(),
+                                                 cloned.mean.data(), cloned.rstd.data(), rows, cols, kEps, mish);
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::string where = std::to_string(rows) + "x" + std::to_string(cols) + " [" + std::to_string(i) +
+                                    "]" + (mish ? " mish" : "");
+          const float want = cloned.y[i], got = fast.y[i];
+          if (std::isnan(want)) {
+            ASSERT_TRUE(std::isnan(got)) << where;
+            continue;
+          }
+          if (same_arithmetic)
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(want)) << where;
+          else
+            ASSERT_NEAR(got, want, 4e-6f * (std::abs(want) + 1.f)) << where;
+        }
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const bool poisoned = rows >= 3 && r == 2;
+          ASSERT_EQ(std::isnan(fast.mean[r]), poisoned) << rows << "x" << cols << " row " << r;
+          if (poisoned) continue;
+          if (same_arithmetic) {
+            ASSERT_EQ(fast.mean[r], cloned.mean[r]) << rows << "x" << cols << " row " << r;
+            ASSERT_EQ(fast.rstd[r], cloned.rstd[r]) << rows << "x" << cols << " row " << r;
+          } else {
+            ASSERT_NEAR(fast.mean[r], cloned.mean[r], 1e-6f * (std::abs(cloned.mean[r]) + 1.f));
+            ASSERT_NEAR(fast.rstd[r], cloned.rstd[r], 2e-6f * cloned.rstd[r]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The backward's AVX2 row against the clone's, over every combination of what the MLP layer asks
+// for (parameter partials, gx, the dropout mask, the bias column sums), with and without Mish,
+// on affine inputs that reach all of mish_grad's branches and on partials that already hold
+// values (they accumulate). Bit for bit where the clone is the x86-64-v3 one, as above.
+TEST(LayerNormKernel, Avx2BackwardRowEqualsTheClonedRow) {
+  if (!k::cpu_has_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2+FMA: the AVX2 rows never run here";
+  const bool same_arithmetic = !k::cpu_has_avx512f();
+  const auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& want,
+                               const std::string& what) {
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (same_arithmetic)
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " [" << i << "]";
+      else
+        ASSERT_NEAR(got[i], want[i], 1e-5f * (std::abs(want[i]) + 1.f)) << what << " [" << i << "]";
+    }
+  };
+  for (const std::int64_t cols : {8, 24, 104, 512}) {
+    const auto n = static_cast<std::size_t>(cols);
+    const std::vector<float> x = uniform(n, -3.f, 4.f, 51 + static_cast<std::uint64_t>(cols));
+    const std::vector<float> g = uniform(n, 0.1f, 60.f, 52);
+    std::vector<float> b = uniform(n, -20.f, 20.f, 53);
+    b[1] = -150.f;  // below exp_poly's clamp (-87.3) whatever xhat is
+    b[2] = 90.f;    // above mish's 20
+    const std::vector<float> gy = uniform(n, -1.f, 1.f, 54);
+    std::vector<float> mask = uniform(n, 0.f, 1.f, 55);
+    for (float& m : mask) m = m < 0.1f ? 0.f : 1.f / 0.9f;
+    std::vector<float> held = uniform(n, -0.5f, 0.5f, 56);  // what the partials held before
+    held[1] = 0.f;  // where a gradient of ~1e-36 would be absorbed by anything larger
+    float mean = 0.f, rstd = 0.f;
+    std::vector<float> y(n);
+    k::detail::layernorm_forward_rows_cloned(x.data(), g.data(), b.data(), y.data(), &mean, &rstd, 1, cols, kEps,
+                                             true);
+    for (int ask = 0; ask < 16; ++ask) {
+      const bool params = ask & 1, want_gx = ask & 2, masked = (ask & 4) && want_gx, bias = (ask & 8) && want_gx;
+      for (const bool mish : {false, true}) {
+        struct Out {
+          std::vector<float> gx, pg, pb, pd, dp;
+        };
+        Out fast{std::vector<float>(n), held, held, held, std::vector<float>(n)}, cloned = fast;
+        const auto run = [&](Out& o, auto fn) {
+          fn(x.data(), g.data(), b.data(), mean, rstd, gy.data(), want_gx ? o.gx.data() : nullptr,
+             masked ? mask.data() : nullptr, params ? o.pg.data() : nullptr, params ? o.pb.data() : nullptr,
+             bias ? o.pd.data() : nullptr, o.dp.data(), cols, mish);
+        };
+        run(fast, k::detail::layernorm_backward_row_avx2);
+        run(cloned, k::detail::layernorm_backward_row_cloned);
+        const std::string what = std::to_string(cols) + " cols, ask " + std::to_string(ask) + (mish ? " mish" : "");
+        expect_same(fast.gx, cloned.gx, "gx " + what);
+        expect_same(fast.pg, cloned.pg, "dgamma " + what);
+        expect_same(fast.pb, cloned.pb, "dbeta " + what);
+        expect_same(fast.pd, cloned.pd, "dbias " + what);
       }
     }
   }
