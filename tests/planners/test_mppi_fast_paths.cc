@@ -1,5 +1,6 @@
 // MPPI's fast paths keep the official values: the thread-sliced rollout gives bit-identical plans
-// for 1 and 2 threads, and the TD-MPC2 shortcuts (first step from the shared start latent,
+// for 1 and 2 threads (every sample's value, not only the action: one row's error rarely moves the
+// elites), and the TD-MPC2 shortcuts (first step from the shared start latent,
 // concurrent per-thread scratch) agree with the generic WorldModel path that evaluates every row
 // through reward_into/next_into on one thread.
 #include <gtest/gtest.h>
@@ -71,7 +72,7 @@ PlannerConfig config(const Tdmpc2Model& model) {
 }
 
 struct Plan {
-  std::vector<float> action, mean;
+  std::vector<float> action, mean, values;  // values: every sample's, each call's last iteration
 };
 
 Plan run(const models::WorldModel& model, const PlannerConfig& c, int threads, bool eval) {
@@ -84,6 +85,7 @@ Plan run(const models::WorldModel& model, const PlannerConfig& c, int threads, b
   for (int call = 0; call < 2; ++call) {  // the second call is warm-started
     const Tensor a = mppi.plan(model, obs, rng, eval);
     p.action.assign(a.data(), a.data() + a.numel());
+    p.values.insert(p.values.end(), mppi.sample_values().begin(), mppi.sample_values().end());
   }
   p.mean = mppi.mean();
   kernels::set_num_threads(1);
@@ -99,6 +101,7 @@ TEST(MppiFastPaths, ThreadSlicesGiveBitIdenticalPlans) {
       const Plan many = run(model, config(model), threads, eval);
       EXPECT_EQ(one.action, many.action) << threads << " threads";
       EXPECT_EQ(one.mean, many.mean) << threads << " threads";
+      EXPECT_EQ(one.values, many.values) << threads << " threads";
     }
   }
 }

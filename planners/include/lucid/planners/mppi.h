@@ -66,6 +66,9 @@ class Mppi final : public Planner {
   void set_cuda_graphs(bool on) { cuda_graphs_ = on; }
   // Elite value mean per iteration of the last call for batch row 0 (diagnostics and tests).
   const std::vector<float>& elite_value_trace() const { return elite_trace_; }
+  // Every sample's value estimate in the last iteration (max_batch * num_samples; the first
+  // B * num_samples are the last call's): diagnostics and tests.
+  const std::vector<float>& sample_values() const { return value_; }
 
  private:
   // A slice [begin, end) of the rows with views of every per-row buffer on it (rollout_rows.h);
