@@ -99,9 +99,10 @@ void backward_row(const float* xr, const float* gamma, const float* beta, float 
   }
 }
 
-// The AVX2 rows (layernorm_rows_avx2.h) where they apply: an AVX2 CPU without AVX-512
-// (whose x86-64-v4 clone keeps 16 lanes), rows a whole number of vectors, clones not switched off.
-bool forward_rows_avx2_apply(std::int64_t cols) {
+// The AVX2 rows (layernorm_rows_avx2.h), forward and backward, where they apply: an AVX2 CPU
+// without AVX-512 (whose x86-64-v4 clone keeps 16 lanes), rows a whole number of vectors, clones
+// not switched off.
+bool avx2_rows_apply(std::int64_t cols) {
 #if defined(LUCID_NO_CLONES)
   (void)cols;
   return false;
@@ -122,36 +123,43 @@ void detail::layernorm_forward_rows_cloned(const float* x, const float* gamma, c
 }
 
 void detail::layernorm_backward_row_cloned(const float* x, const float* gamma, const float* beta, float mean,
-                                           float rstd, const float* gy, float* gx, const float* mask, float* pg,
-                                           float* pb, float* pd, float* dp, std::int64_t cols, bool fuse_mish) {
+                                           float rstd, const float* gy, float* gx, const float* mask,
+                                           float* pg, float* pb, float* pd, float* dp, std::int64_t cols,
+                                           bool fuse_mish) {
   backward_row(x, gamma, beta, mean, rstd, gy, gx, mask, pg, pb, pd, dp, cols, fuse_mish);
 }
 
+namespace {
+
+// n rows from x through the AVX2 rows or, one at a time, the clones.
+void forward_rows(bool avx2, const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                  float* rstd, std::int64_t n, std::int64_t cols, float eps, bool fuse_mish) {
+  if (avx2)
+    detail::layernorm_forward_rows_avx2(x, gamma, beta, y, mean, rstd, n, cols, eps, fuse_mish);
+  else
+    detail::layernorm_forward_rows_cloned(x, gamma, beta, y, mean, rstd, n, cols, eps, fuse_mish);
+}
+
+}  // namespace
+
 void layernorm_forward_cpu(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish) {
-  if (forward_rows_avx2_apply(cols)) {
-    const std::int64_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const bool avx2 = avx2_rows_apply(cols);
+  const std::int64_t group = avx2 ? kRowBlock : 1, blocks = (rows + group - 1) / group;
 #pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::int64_t r = b * kRowBlock, n = std::min(kRowBlock, rows - r);
-      detail::layernorm_forward_rows_avx2(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, n, cols,
-                                          eps, fuse_mish);
-    }
-    return;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t r = b * group;
+    forward_rows(avx2, x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, std::min(group, rows - r),
+                 cols, eps, fuse_mish);
   }
-#pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r)
-    detail::layernorm_forward_rows_cloned(x + r * cols, gamma, beta, y + r * cols, mean + r, rstd + r, 1, cols,
-                                          eps, fuse_mish);
 }
 
 void layernorm_forward_masked_cpu(float* x, const float* x_mask, const float* gamma, const float* beta,
                                   float* y, float* mean, float* rstd, std::int64_t rows, std::int64_t cols,
                                   float eps, bool fuse_mish) {
-  // Rows in groups of kRowBlock (one row where the AVX2 rows do not apply); each group is masked
-  // and then normalised while it is in L1.
-  const std::int64_t group = forward_rows_avx2_apply(cols) ? kRowBlock : 1;
-  const std::int64_t blocks = (rows + group - 1) / group;
+  // Each group of rows is masked and then normalised while it is in L1.
+  const bool avx2 = avx2_rows_apply(cols);
+  const std::int64_t group = avx2 ? kRowBlock : 1, blocks = (rows + group - 1) / group;
 #pragma omp parallel for if (rows * cols >= kParallelGrain) schedule(static)
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t r = b * group, n = std::min(group, rows - r);
@@ -159,12 +167,7 @@ void layernorm_forward_masked_cpu(float* x, const float* x_mask, const float* ga
     const float* mr = x_mask + r * cols;
 #pragma omp simd
     for (std::int64_t c = 0; c < n * cols; ++c) xr[c] *= mr[c];
-    if (group == 1)
-      detail::layernorm_forward_rows_cloned(xr, gamma, beta, y + r * cols, mean + r, rstd + r, 1, cols, eps,
-                                            fuse_mish);
-    else
-      detail::layernorm_forward_rows_avx2(xr, gamma, beta, y + r * cols, mean + r, rstd + r, n, cols, eps,
-                                          fuse_mish);
+    forward_rows(avx2, xr, gamma, beta, y + r * cols, mean + r, rstd + r, n, cols, eps, fuse_mish);
   }
 }
 
@@ -187,7 +190,7 @@ void layernorm_backward_linear_cpu(const float* x, const float* gamma, const flo
   thread_local std::vector<float> scratch;
   scratch.assign(static_cast<std::size_t>(4 * cols * threads), 0.f);
   float* const base = scratch.data();  // thread_local: take the caller's buffer before forking
-  const auto row = forward_rows_avx2_apply(cols) ? detail::layernorm_backward_row_avx2 : backward_row;
+  const auto row = avx2_rows_apply(cols) ? detail::layernorm_backward_row_avx2 : backward_row;
 
 #pragma omp parallel num_threads(threads)
   {

@@ -40,7 +40,8 @@ LUCID_AVX2_FMA inline void row_statistics(const float* x, std::int64_t cols, flo
       const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + g * cols + c), m[g]);
       acc[g] = _mm256_fmadd_ps(d, d, acc[g]);
     }
-  for (int g = 0; g < G; ++g) rstd[g] = 1.f / std::sqrt(sum_lanes_in_order(acc[g]) / static_cast<float>(cols) + eps);
+  for (int g = 0; g < G; ++g)
+    rstd[g] = 1.f / std::sqrt(sum_lanes_in_order(acc[g]) / static_cast<float>(cols) + eps);
 }
 
 // hd::exp_poly_steps in 8 lanes for an argument already clamped to [-87.3, 20] (its upper clamp,
@@ -66,7 +67,8 @@ LUCID_AVX2_FMA inline __m256 exp_poly8(__m256 xc) {
 
 // mish(t) = t n / (n + 2), n = e (e + 2), e = exp_poly(min(t, 20)): hd::mish's steps in 8 lanes.
 LUCID_AVX2_FMA inline __m256 mish8(__m256 t) {
-  const __m256 e = exp_poly8(_mm256_max_ps(_mm256_set1_ps(-87.33654f), _mm256_min_ps(_mm256_set1_ps(20.f), t)));
+  const __m256 e =
+      exp_poly8(_mm256_max_ps(_mm256_set1_ps(-87.33654f), _mm256_min_ps(_mm256_set1_ps(20.f), t)));
   const __m256 two = _mm256_set1_ps(2.f);
   const __m256 nn = _mm256_mul_ps(_mm256_add_ps(e, two), e);
   return _mm256_div_ps(_mm256_mul_ps(t, nn), _mm256_add_ps(nn, two));
@@ -115,10 +117,10 @@ LUCID_AVX2_FMA void row_group(const float* x, const float* gamma, const float* b
 
 }  // namespace
 
-LUCID_AVX2_FMA void layernorm_backward_row_avx2(const float* x, const float* gamma, const float* beta, float m,
-                                                float rs,
-                                 const float* gy, float* gx, const float* mask, float* pg, float* pb, float* pd,
-                                 float* dp, std::int64_t cols, bool fuse_mish) {
+LUCID_AVX2_FMA void layernorm_backward_row_avx2(const float* x, const float* gamma, const float* beta,
+                                                float m, float rs, const float* gy, float* gx,
+                                                const float* mask, float* pg, float* pb, float* pd, float* dp,
+                                                std::int64_t cols, bool fuse_mish) {
   const __m256 mv = _mm256_set1_ps(m), rsv = _mm256_set1_ps(rs);
   // Pass 1: dp = gy act'(t), kept for pass 2, and the two row sums, in one pass rather than the
   // clone's two (the sums' per-lane order is the same).
@@ -146,8 +148,8 @@ LUCID_AVX2_FMA void layernorm_backward_row_avx2(const float* x, const float* gam
       _mm256_storeu_ps(pb + c, _mm256_add_ps(_mm256_loadu_ps(pb + c), d));
     }
     if (!gx) continue;
-    const __m256 inner = _mm256_fnmadd_ps(_mm256_mul_ps(centred, rsv), b,
-                                          _mm256_fmsub_ps(d, _mm256_loadu_ps(gamma + c), a));
+    const __m256 inner =
+        _mm256_fnmadd_ps(_mm256_mul_ps(centred, rsv), b, _mm256_fmsub_ps(d, _mm256_loadu_ps(gamma + c), a));
     __m256 g = _mm256_mul_ps(rsv, inner);
     if (mask) g = _mm256_mul_ps(g, _mm256_loadu_ps(mask + c));
     _mm256_storeu_ps(gx + c, g);
@@ -156,7 +158,8 @@ LUCID_AVX2_FMA void layernorm_backward_row_avx2(const float* x, const float* gam
 }
 
 void layernorm_forward_rows_avx2(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                 float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish) {
+                                 float* rstd, std::int64_t rows, std::int64_t cols, float eps,
+                                 bool fuse_mish) {
   constexpr int kGroup = 4;  // four chains cover the FMA latency (4 cycles) at one FMA per cycle
   std::int64_t r = 0;
   for (; r + kGroup <= rows; r += kGroup)

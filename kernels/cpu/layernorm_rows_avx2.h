@@ -24,19 +24,21 @@
 namespace lucid::kernels::detail {
 
 void layernorm_forward_rows_avx2(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                 float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish);
+                                 float* rstd, std::int64_t rows, std::int64_t cols, float eps,
+                                 bool fuse_mish);
 
-void layernorm_backward_row_avx2(const float* x, const float* gamma, const float* beta, float mean, float rstd,
-                                 const float* gy, float* gx, const float* mask, float* pg, float* pb, float* pd,
-                                 float* dp, std::int64_t cols, bool fuse_mish);
+void layernorm_backward_row_avx2(const float* x, const float* gamma, const float* beta, float mean,
+                                 float rstd, const float* gy, float* gx, const float* mask, float* pg,
+                                 float* pb, float* pd, float* dp, std::int64_t cols, bool fuse_mish);
 
 // The other path, one row at a time through the per-ISA clones (layernorm.cc): what runs where the
 // AVX2 rows do not apply (AVX-512 CPUs, widths that are not a multiple of 8). Same arguments, any
 // cols. Tests hold the two side by side.
-void layernorm_forward_rows_cloned(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                   float* rstd, std::int64_t rows, std::int64_t cols, float eps, bool fuse_mish);
-void layernorm_backward_row_cloned(const float* x, const float* gamma, const float* beta, float mean, float rstd,
-                                   const float* gy, float* gx, const float* mask, float* pg, float* pb, float* pd,
-                                   float* dp, std::int64_t cols, bool fuse_mish);
+void layernorm_forward_rows_cloned(const float* x, const float* gamma, const float* beta, float* y,
+                                   float* mean, float* rstd, std::int64_t rows, std::int64_t cols, float eps,
+                                   bool fuse_mish);
+void layernorm_backward_row_cloned(const float* x, const float* gamma, const float* beta, float mean,
+                                   float rstd, const float* gy, float* gx, const float* mask, float* pg,
+                                   float* pb, float* pd, float* dp, std::int64_t cols, bool fuse_mish);
 
 }  // namespace lucid::kernels::detail

@@ -203,17 +203,19 @@ TEST(LayerNormKernel, Avx2RowsEqualTheClonedRows) {
       // gamma spans 0.1..60 so that (x - mean) rstd gamma + beta lands from about -200 to +200.
       std::vector<float> g = uniform(static_cast<std::size_t>(cols), 0.1f, 60.f, 42);
       const std::vector<float> b = uniform(static_cast<std::size_t>(cols), -20.f, 20.f, 43);
-      if (rows >= 3) x[static_cast<std::size_t>(2 * cols + cols / 2)] = std::numeric_limits<float>::quiet_NaN();
+      if (rows >= 3)
+        x[static_cast<std::size_t>(2 * cols + cols / 2)] = std::numeric_limits<float>::quiet_NaN();
       for (const bool mish : {false, true}) {
         Outputs fast{std::vector<float>(n), std::vector<float>(rows), std::vector<float>(rows)};
         Outputs cloned = fast;
         k::detail::layernorm_forward_rows_avx2(x.data(), g.data(), b.data(), fast.y.data(), fast.mean.data(),
                                                fast.rstd.data(), rows, cols, kEps, mish);
         k::detail::layernorm_forward_rows_cloned(x.data(), g.data(), b.data(), cloned.y.data(),
-                                                 cloned.mean.data(), cloned.rstd.data(), rows, cols, kEps, mish);
+                                                 cloned.mean.data(), cloned.rstd.data(), rows, cols, kEps,
+                                                 mish);
         for (std::size_t i = 0; i < n; ++i) {
-          const std::string where = std::to_string(rows) + "x" + std::to_string(cols) + " [" + std::to_string(i) +
-                                    "]" + (mish ? " mish" : "");
+          const std::string where = std::to_string(rows) + "x" + std::to_string(cols) + " [" +
+                                    std::to_string(i) + "]" + (mish ? " mish" : "");
           const float want = cloned.y[i], got = fast.y[i];
           if (std::isnan(want)) {
             ASSERT_TRUE(std::isnan(got)) << where;
@@ -253,7 +255,8 @@ TEST(LayerNormKernel, Avx2BackwardRowEqualsTheClonedRow) {
     ASSERT_EQ(got.size(), want.size());
     for (std::size_t i = 0; i < got.size(); ++i) {
       if (same_arithmetic)
-        ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i])) << what << " [" << i << "]";
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i]))
+            << what << " [" << i << "]";
       else
         ASSERT_NEAR(got[i], want[i], 1e-5f * (std::abs(want[i]) + 1.f)) << what << " [" << i << "]";
     }
@@ -272,10 +275,11 @@ TEST(LayerNormKernel, Avx2BackwardRowEqualsTheClonedRow) {
     held[1] = 0.f;  // where a gradient of ~1e-36 would be absorbed by anything larger
     float mean = 0.f, rstd = 0.f;
     std::vector<float> y(n);
-    k::detail::layernorm_forward_rows_cloned(x.data(), g.data(), b.data(), y.data(), &mean, &rstd, 1, cols, kEps,
-                                             true);
+    k::detail::layernorm_forward_rows_cloned(x.data(), g.data(), b.data(), y.data(), &mean, &rstd, 1, cols,
+                                             kEps, true);
     for (int ask = 0; ask < 16; ++ask) {
-      const bool params = ask & 1, want_gx = ask & 2, masked = (ask & 4) && want_gx, bias = (ask & 8) && want_gx;
+      const bool params = ask & 1, want_gx = ask & 2, masked = (ask & 4) && want_gx,
+                 bias = (ask & 8) && want_gx;
       for (const bool mish : {false, true}) {
         struct Out {
           std::vector<float> gx, pg, pb, pd, dp;
@@ -288,7 +292,8 @@ TEST(LayerNormKernel, Avx2BackwardRowEqualsTheClonedRow) {
         };
         run(fast, k::detail::layernorm_backward_row_avx2);
         run(cloned, k::detail::layernorm_backward_row_cloned);
-        const std::string what = std::to_string(cols) + " cols, ask " + std::to_string(ask) + (mish ? " mish" : "");
+        const std::string what =
+            std::to_string(cols) + " cols, ask " + std::to_string(ask) + (mish ? " mish" : "");
         expect_same(fast.gx, cloned.gx, "gx " + what);
         expect_same(fast.pg, cloned.pg, "dgamma " + what);
         expect_same(fast.pb, cloned.pb, "dbeta " + what);
