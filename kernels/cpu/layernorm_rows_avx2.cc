@@ -45,7 +45,8 @@ LUCID_AVX2_FMA inline void row_statistics(const float* x, std::int64_t cols, flo
 }
 
 // hd::exp_poly_steps in 8 lanes for an argument already clamped to [-87.3, 20] (its upper clamp,
-// 88.4, cannot bind there), with the same FMA contractions as the clone.
+// 88.4, cannot bind there), with the same FMA contractions as the clone. The constants are
+// written out again here; Avx2RowsEqualTheClonedRows fails if they ever drift from hd's.
 // The clamps of mish and mish_grad are vmin/vmax with the operand order that keeps a NaN (the
 // compare is false, the second operand comes back), as hd's `x > 20 ? 20 : x` does.
 LUCID_AVX2_FMA inline __m256 exp_poly8(__m256 xc) {
