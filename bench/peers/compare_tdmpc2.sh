@@ -80,12 +80,12 @@ print(f"lucid plan: {plan['gflop_per_call']:.1f} GFLOP/call, {plan['gflops']:.1f
 # is above the bar, a miss says the host was slow, not that the code was. The roof is the best of 24
 # sgemm calls and the plan time a median, so on a noisy host the percentage understates the code.
 bar_ms = official["plan"] / bars["plan"]
-floors = [plan["gflop_per_call"] / r * 1e3 for r in roofs]
+gflop = plan["gflop_per_call"]  # the same in every run
+floors = [gflop / r * 1e3 for r in roofs]
+pcts = [100 * gflop / (ms * 1e-3) / r for ms, r in zip(plans, roofs)]
 print(f"plan at 100% of each run's roof would take {min(floors):.0f}-{max(floors):.0f} ms (bar {bar_ms:.1f} ms: "
       f"floor under the bar in {sum(f <= bar_ms for f in floors)} of {runs} runs); lucid's plan ran at "
-      + "-".join(f"{v:.0f}" for v in (min(100 * plan['gflop_per_call'] / (p * 1e-3) / r for p, r in zip(plans, roofs)),
-                                      max(100 * plan['gflop_per_call'] / (p * 1e-3) / r for p, r in zip(plans, roofs))))
-      + "% of its run's roof")
+      f"{min(pcts):.0f}-{max(pcts):.0f}% of its run's roof")
 cpu = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")
 isa = "AVX-512" if " avx512f" in cpu else "AVX2" if " avx2" in cpu else "no AVX2"
